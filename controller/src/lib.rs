@@ -1,0 +1,15 @@
+//! wicket's control plane: reads Kubernetes objects, translates them into a
+//! [`proxy::RouteTable`], and publishes it to the proxy.
+//!
+//! ```text
+//!  IngressClass ◄── Ingress ──► Service ──► EndpointSlice (label kubernetes.io/service-name)
+//!                      │
+//!                      └─ tls ──► Secret (kubernetes.io/tls)
+//!
+//!  source (--manifests DIR) ──► Snapshot ──► translate() ──► (RouteTable, Vec<Issue>) ──► TableHandle::publish()
+//! ```
+
+pub mod issue;
+pub mod manifest;
+pub mod snapshot;
+pub mod translate;

@@ -1,0 +1,3 @@
+//! The `wicket` binary: parses the command line and runs a subcommand.
+
+fn main() {}

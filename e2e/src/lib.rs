@@ -1,0 +1,1 @@
+//! Black-box test support: starts the real `wicket` binary and its backends.

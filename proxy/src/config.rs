@@ -1,0 +1,1 @@
+//! Proxy settings: listen addresses, timeouts and limits. Plain data; never reads the environment.

@@ -1,0 +1,29 @@
+//! wicket's data plane: the routing table model, its matcher, and the HTTP reverse proxy.
+//!
+//! ```text
+//! RouteTable ──► TableHandle::publish() ──► Active { table, matcher, compiled routes }   (one ArcSwap)
+//!                                                   │ load() once per request
+//! listener ──► server (hyper-util auto) ──► service: authority → normalize → matcher → rewrite
+//!                                                   → balance → upstream pool → response
+//! ```
+//!
+//! This crate knows nothing of Kubernetes; `controller` adapts Ingress objects to [`table`].
+
+pub mod authority;
+pub mod balance;
+pub mod config;
+pub mod error;
+pub mod handle;
+pub mod headers;
+pub mod matcher;
+pub mod normalize;
+pub mod rewrite;
+pub mod server;
+pub mod service;
+pub mod table;
+pub mod upstream;
+
+pub use error::ProxyError;
+pub use handle::{Active, PublishOutcome, TableHandle};
+pub use matcher::{Matcher, TableError, Target};
+pub use table::RouteTable;
