@@ -1,0 +1,171 @@
+//! Request → route lookup, compiled once per published table (DESIGN.md "Semantics").
+//!
+//! ```text
+//! find(host, path)
+//!   host ──► HostIndex: Exact map ─► Wildcard map (host minus first label) ─► Any ─► none
+//!                          │ a virtual host, never falls through to another one
+//!   path ──► PathRouter (matchit, Prefix/Exact)  or  RegexRoutes (regex mode, first match)
+//!              │ no route
+//!              └─► vhost default_backend ─► table default_backend ─► None (404)
+//! ```
+//!
+//! Precedence is resolved at compile time, so a lookup is a few hash probes and one tree
+//! walk, and never allocates in this module.
+
+mod host;
+mod path;
+mod regex;
+#[cfg(test)]
+mod tests;
+
+use std::cmp::Reverse;
+
+use crate::table::{PathKind, PathRule, Route, RouteTable, RuleIndex, Source};
+
+pub(crate) use self::regex::case_insensitive;
+use self::{host::HostIndex, path::PathRouter, regex::RegexRoutes};
+
+/// Where a request goes, as indexes into the [`RouteTable`] it was compiled from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Target {
+    /// `table.virtual_hosts[vhost].routes[route]`.
+    Route { vhost: usize, route: usize },
+    /// `table.virtual_hosts[vhost].default_backend`.
+    HostDefault { vhost: usize },
+    /// `table.default_backend`.
+    ListenerDefault,
+}
+
+/// A table entry the matcher could not use; the entry is skipped, the rest still serves.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TableError {
+    #[error("invalid path regex {path:?} from {source_key}: {reason}")]
+    InvalidRegex {
+        path: String,
+        source_key: String,
+        reason: String,
+    },
+    #[error("unusable path {path:?} from {source_key}: {reason}")]
+    InvalidPath {
+        path: String,
+        source_key: String,
+        reason: String,
+    },
+    #[error("invalid rewrite of path {path:?} to {target:?}: {reason}")]
+    InvalidRewrite {
+        path: String,
+        target: String,
+        reason: String,
+    },
+    #[error("host {host} appears in more than one virtual host; only the first is served")]
+    DuplicateHost { host: String },
+}
+
+/// Compiled matcher for one table version.
+#[derive(Debug, Default)]
+pub struct Matcher {
+    hosts: HostIndex,
+    /// Indexed by the values of `hosts`.
+    compiled: Vec<CompiledHost>,
+    listener_default: bool,
+}
+
+#[derive(Debug)]
+struct CompiledHost {
+    /// Index into `table.virtual_hosts`.
+    vhost: usize,
+    paths: Paths,
+    has_default: bool,
+}
+
+#[derive(Debug)]
+enum Paths {
+    Plain(PathRouter),
+    Regex(RegexRoutes),
+}
+
+impl Matcher {
+    /// Compiles `table`; entries that cannot be used are reported and skipped.
+    pub fn compile(table: &RouteTable) -> (Matcher, Vec<TableError>) {
+        let mut errors = Vec::new();
+        let mut matcher = Matcher {
+            listener_default: table.default_backend.is_some(),
+            ..Matcher::default()
+        };
+        for (vhost, host) in table.virtual_hosts.iter().enumerate() {
+            if !matcher.hosts.insert(&host.host, matcher.compiled.len()) {
+                errors.push(TableError::DuplicateHost {
+                    host: host::display(&host.host),
+                });
+                continue;
+            }
+            let paths = if host.regex_mode {
+                Paths::Regex(RegexRoutes::compile(&host.routes, &mut errors))
+            } else {
+                Paths::Plain(PathRouter::compile(&host.routes, &mut errors))
+            };
+            matcher.compiled.push(CompiledHost {
+                vhost,
+                paths,
+                has_default: host.default_backend.is_some(),
+            });
+        }
+        (matcher, errors)
+    }
+
+    /// Finds the target for a request. `host` is already normalised by
+    /// [`crate::authority`] (ASCII lower-case, no port, no trailing dot) and `path` by
+    /// [`crate::normalize`]. `None` → 404.
+    pub fn find(&self, host: &str, path: &str) -> Option<Target> {
+        let compiled = self.hosts.find(host).and_then(|i| self.compiled.get(i));
+        if let Some(compiled) = compiled {
+            let route = match &compiled.paths {
+                Paths::Plain(router) => router.find(path),
+                Paths::Regex(routes) => routes.find(path),
+            };
+            if let Some(route) = route {
+                return Some(Target::Route {
+                    vhost: compiled.vhost,
+                    route,
+                });
+            }
+            if compiled.has_default {
+                return Some(Target::HostDefault {
+                    vhost: compiled.vhost,
+                });
+            }
+        }
+        self.listener_default.then_some(Target::ListenerDefault)
+    }
+}
+
+/// The rule path as matched: an empty `ImplementationSpecific` path means `/`.
+fn rule_path(rule: &PathRule) -> &str {
+    if rule.path.is_empty() && rule.kind == PathKind::ImplementationSpecific {
+        "/"
+    } else {
+        &rule.path
+    }
+}
+
+/// Sort key, best first: longest rule path as written, then `Exact` over the others
+/// (dropped in regex mode, where every kind is a regex), then the oldest Ingress, then
+/// the position inside it.
+type Precedence<'a> = (Reverse<usize>, bool, &'a Source, RuleIndex);
+
+fn precedence(route: &Route, regex_mode: bool) -> Precedence<'_> {
+    let not_exact = !regex_mode && route.path.kind != PathKind::Exact;
+    (
+        Reverse(rule_path(&route.path).len()),
+        not_exact,
+        &route.source,
+        route.index,
+    )
+}
+
+/// Route indexes of `routes`, best first.
+fn by_precedence(routes: &[Route], regex_mode: bool) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..routes.len()).collect();
+    order.sort_by_cached_key(|&i| routes.get(i).map(|r| precedence(r, regex_mode)));
+    order
+}
