@@ -1,8 +1,315 @@
-//! `TableHandle`: the one arc-swap user.
+//! `TableHandle`: the one arc-swap user. A publish compiles a [`RouteTable`] once into an
+//! immutable [`Active`]; requests `load()` it once and use that version to their end.
+
+use std::sync::{Arc, Mutex};
+
+use arc_swap::ArcSwap;
+
+use crate::balance::CursorRegistry;
+use crate::matcher::{Matcher, TableError, Target};
+use crate::rewrite::Rewrite;
+use crate::table::{Action, Fallback, Route, RouteTable};
+use crate::upstream::{PoolRegistry, Upstream};
+
+/// What a matched request does, compiled once per table version.
+#[derive(Debug)]
+pub enum Dispatch {
+    /// Proxy to this backend.
+    Forward(Upstream),
+    /// Answer 503; `reason` is for logs.
+    Unavailable { reason: String },
+}
+
+/// A route, host default or listener default, ready to serve.
+#[derive(Debug)]
+pub struct Entry {
+    /// Where the request goes.
+    pub dispatch: Dispatch,
+    /// The compiled `rewrite-target`, if any.
+    pub rewrite: Option<Rewrite>,
+    /// The `app-root` redirect target, if any.
+    pub app_root: Option<String>,
+}
 
 /// The compiled, immutable table a request uses from start to end.
-pub struct Active {}
+#[derive(Debug, Default)]
+pub struct Active {
+    /// 0 before the first publish, then 1, 2, …
+    pub generation: u64,
+    /// The table this version was compiled from.
+    pub table: RouteTable,
+    /// The compiled matcher.
+    pub matcher: Matcher,
+    /// `routes[vhost][route]`, parallel to `table.virtual_hosts[vhost].routes[route]`.
+    routes: Vec<Vec<Entry>>,
+    /// Parallel to `table.virtual_hosts[vhost].default_backend`.
+    host_defaults: Vec<Option<Entry>>,
+    listener_default: Option<Entry>,
+}
+
+impl Active {
+    /// The compiled entry a matcher [`Target`] points at.
+    pub fn entry(&self, target: Target) -> Option<&Entry> {
+        match target {
+            Target::Route { vhost, route } => self.routes.get(vhost)?.get(route),
+            Target::HostDefault { vhost } => self.host_defaults.get(vhost)?.as_ref(),
+            Target::ListenerDefault => self.listener_default.as_ref(),
+        }
+    }
+}
+
 /// Result of [`TableHandle::publish`].
-pub enum PublishOutcome {}
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PublishOutcome {
+    /// The table was compiled and swapped in; `errors` name the entries that were skipped.
+    Published {
+        generation: u64,
+        errors: Vec<TableError>,
+    },
+    /// The table equals the one being served; nothing was swapped.
+    Unchanged,
+}
+
+/// State that outlives table versions, updated only by a publish.
+#[derive(Debug, Default)]
+struct Registries {
+    cursors: CursorRegistry,
+    pools: PoolRegistry,
+}
+
 /// The swap point between the controller and the proxy.
-pub struct TableHandle {}
+#[derive(Debug)]
+pub struct TableHandle {
+    current: ArcSwap<Active>,
+    registries: Mutex<Registries>,
+}
+
+impl Default for TableHandle {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl TableHandle {
+    /// A handle serving an empty table (every request → 404) at generation 0.
+    pub fn new() -> TableHandle {
+        TableHandle {
+            current: ArcSwap::from_pointee(Active::default()),
+            registries: Mutex::new(Registries::default()),
+        }
+    }
+
+    /// Compiles `table` and swaps it in, unless it equals the table being served. The
+    /// first publish always counts, even of an empty table.
+    pub fn publish(&self, table: RouteTable) -> PublishOutcome {
+        let mut registries = self.lock();
+        let current = self.current.load();
+        if current.generation != 0 && current.table == table {
+            return PublishOutcome::Unchanged;
+        }
+        let generation = current.generation + 1;
+        let (active, errors) = compile(table, generation, &mut registries);
+        registries.cursors.commit();
+        registries.pools.commit();
+        self.current.store(Arc::new(active));
+        PublishOutcome::Published { generation, errors }
+    }
+
+    /// The version to serve one request with.
+    pub fn load(&self) -> Arc<Active> {
+        self.current.load_full()
+    }
+
+    /// The generation being served; 0 = nothing published yet.
+    pub fn generation(&self) -> u64 {
+        self.current.load().generation
+    }
+
+    /// Closes idle upstream connections older than `timeout`.
+    pub fn sweep_idle(&self, timeout: std::time::Duration) {
+        self.lock().pools.sweep(timeout);
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Registries> {
+        // The registries are plain maps; a panic elsewhere leaves them usable.
+        self.registries
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+fn compile(
+    table: RouteTable,
+    generation: u64,
+    registries: &mut Registries,
+) -> (Active, Vec<TableError>) {
+    let (matcher, mut errors) = Matcher::compile(&table);
+    let mut routes = Vec::with_capacity(table.virtual_hosts.len());
+    let mut host_defaults = Vec::with_capacity(table.virtual_hosts.len());
+    for vhost in &table.virtual_hosts {
+        let compiled = vhost
+            .routes
+            .iter()
+            .map(|route| compile_route(route, registries, &mut errors))
+            .collect();
+        routes.push(compiled);
+        host_defaults.push(
+            vhost
+                .default_backend
+                .as_ref()
+                .map(|f| compile_fallback(f, registries)),
+        );
+    }
+    let listener_default = table
+        .default_backend
+        .as_ref()
+        .map(|f| compile_fallback(f, registries));
+    let active = Active {
+        generation,
+        table,
+        matcher,
+        routes,
+        host_defaults,
+        listener_default,
+    };
+    (active, errors)
+}
+
+fn compile_route(
+    route: &Route,
+    registries: &mut Registries,
+    errors: &mut Vec<TableError>,
+) -> Entry {
+    let mut dispatch = compile_action(&route.action, registries);
+    let rewrite = match &route.policy.rewrite_target {
+        None => None,
+        Some(target) => match Rewrite::compile(&route.path.path, target) {
+            Ok(rewrite) => Some(rewrite),
+            Err(err) => {
+                dispatch = Dispatch::Unavailable {
+                    reason: format!("invalid rewrite-target: {err}"),
+                };
+                if !errors.contains(&err) {
+                    errors.push(err);
+                }
+                None
+            }
+        },
+    };
+    Entry {
+        dispatch,
+        rewrite,
+        app_root: route.policy.app_root.clone(),
+    }
+}
+
+fn compile_fallback(fallback: &Fallback, registries: &mut Registries) -> Entry {
+    Entry {
+        dispatch: compile_action(&fallback.action, registries),
+        rewrite: None,
+        app_root: None,
+    }
+}
+
+fn compile_action(action: &Action, registries: &mut Registries) -> Dispatch {
+    match action {
+        Action::Unavailable { reason } => Dispatch::Unavailable {
+            reason: reason.clone(),
+        },
+        Action::Forward(backend) => {
+            let balancer = registries.cursors.resolve(&backend.name);
+            let endpoints = backend
+                .endpoints
+                .iter()
+                .map(|addr| registries.pools.resolve(*addr))
+                .collect();
+            Dispatch::Forward(Upstream::new(backend.name.clone(), balancer, endpoints))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::table::{
+        Backend, HostPattern, PathKind, PathRule, Policy, RuleIndex, Source, VirtualHost,
+    };
+
+    fn table(endpoints: &[u16]) -> RouteTable {
+        let backend = Backend {
+            name: "default-app-80".into(),
+            endpoints: endpoints
+                .iter()
+                .map(|port| std::net::SocketAddr::from(([127, 0, 0, 1], *port)))
+                .collect(),
+        };
+        RouteTable {
+            virtual_hosts: vec![VirtualHost {
+                host: HostPattern::Exact("a.example".into()),
+                regex_mode: false,
+                routes: vec![Route {
+                    path: PathRule {
+                        kind: PathKind::Prefix,
+                        path: "/".into(),
+                    },
+                    action: Action::Forward(backend),
+                    policy: Policy::default(),
+                    source: Source::default(),
+                    index: RuleIndex::default(),
+                }],
+                default_backend: None,
+            }],
+            default_backend: None,
+        }
+    }
+
+    fn upstream(active: &Active) -> &Upstream {
+        match active.entry(Target::Route { vhost: 0, route: 0 }) {
+            Some(Entry {
+                dispatch: Dispatch::Forward(upstream),
+                ..
+            }) => upstream,
+            other => panic!("unexpected entry {other:?}"),
+        }
+    }
+
+    #[test]
+    fn first_publish_counts_even_when_empty_then_unchanged_is_skipped() {
+        let handle = TableHandle::new();
+        assert_eq!(handle.generation(), 0);
+        assert!(matches!(
+            handle.publish(RouteTable::default()),
+            PublishOutcome::Published { generation: 1, .. }
+        ));
+        assert_eq!(
+            handle.publish(RouteTable::default()),
+            PublishOutcome::Unchanged
+        );
+        assert!(matches!(
+            handle.publish(table(&[1])),
+            PublishOutcome::Published { generation: 2, .. }
+        ));
+        assert_eq!(handle.generation(), 2);
+    }
+
+    #[test]
+    fn endpoint_pools_are_shared_across_versions() {
+        let handle = TableHandle::new();
+        handle.publish(table(&[1, 2]));
+        let old = handle.load();
+        handle.publish(table(&[2, 3]));
+        let new = handle.load();
+        let old_two = &upstream(&old).endpoints()[1];
+        let new_two = &upstream(&new).endpoints()[0];
+        assert!(Arc::ptr_eq(old_two, new_two));
+        assert_eq!(old.generation, 1, "a loaded version never changes");
+    }
+
+    #[test]
+    fn entries_out_of_range_are_none() {
+        let active = Active::default();
+        assert!(active.entry(Target::Route { vhost: 3, route: 0 }).is_none());
+        assert!(active.entry(Target::HostDefault { vhost: 0 }).is_none());
+        assert!(active.entry(Target::ListenerDefault).is_none());
+    }
+}

@@ -1,0 +1,10 @@
+//! The proxy in-process on 127.0.0.1:0 with hand-built tables and in-process backends.
+
+mod balance;
+mod edge;
+mod forward;
+mod policy;
+mod shutdown;
+mod streaming;
+mod support;
+mod upgrade;
