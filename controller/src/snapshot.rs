@@ -6,6 +6,8 @@ use k8s_openapi::api::{
     networking::v1::{Ingress, IngressClass},
 };
 
+use crate::manifest::{self, ManifestErrors, Object};
+
 /// Every object of the kinds wicket reads, as one consistent set. Order carries no meaning:
 /// `translate` gives the same result for any permutation.
 #[derive(Clone, Debug, Default)]
@@ -15,4 +17,35 @@ pub struct Snapshot {
     pub services: Vec<Service>,
     pub slices: Vec<EndpointSlice>,
     pub secrets: Vec<Secret>,
+}
+
+impl Snapshot {
+    /// Adds one object to its vector; [`Object::Other`] is ignored. No de-duplication.
+    pub fn insert(&mut self, object: Object) {
+        match object {
+            Object::Ingress(o) => self.ingresses.push(o),
+            Object::IngressClass(o) => self.classes.push(o),
+            Object::Service(o) => self.services.push(o),
+            Object::EndpointSlice(o) => self.slices.push(o),
+            Object::Secret(o) => self.secrets.push(o),
+            Object::Other { .. } => {}
+        }
+    }
+
+    /// Every object of a (multi-document) YAML text; fails if any document is unreadable.
+    pub fn from_yaml(text: &str) -> Result<Self, ManifestErrors> {
+        let mut snapshot = Self::default();
+        let mut errors = Vec::new();
+        for result in manifest::parse_documents(text) {
+            match result {
+                Ok(object) => snapshot.insert(object),
+                Err(e) => errors.push(e),
+            }
+        }
+        if errors.is_empty() {
+            Ok(snapshot)
+        } else {
+            Err(ManifestErrors(errors))
+        }
+    }
 }

@@ -1,8 +1,24 @@
 //! `translate`: a pure, deterministic function from a [`Snapshot`] to a [`RouteTable`].
+//!
+//! ```text
+//! Snapshot ─► class::is_owned ─► sort by (creationTimestamp, namespace, name)
+//!          ─► rules::TableBuilder (validate, annotations, backend::Backends) ─► RouteTable
+//!          └─► Vec<Issue> (sorted, deduplicated)
+//! ```
+//!
+//! The output depends only on the set of objects, never on the order of the snapshot's
+//! vectors.
 
-use proxy::RouteTable;
+pub mod annotations;
+pub mod backend;
+pub mod class;
+pub mod rules;
+pub mod validate;
 
-use crate::snapshot::Snapshot;
+use k8s_openapi::{api::networking::v1::Ingress, apimachinery::pkg::apis::meta::v1::ObjectMeta};
+use proxy::{RouteTable, table::Source};
+
+use crate::{issue::Issue, manifest::DEFAULT_NAMESPACE, snapshot::Snapshot};
 
 /// Settings that change what `translate` produces.
 #[derive(Clone, Debug)]
@@ -26,9 +42,44 @@ impl Default for TranslateConfig {
 }
 
 /// Translates a snapshot into a routing table plus the problems found on the way.
-pub fn translate(
-    _snapshot: &Snapshot,
-    _config: &TranslateConfig,
-) -> (RouteTable, Vec<crate::issue::Issue>) {
-    (RouteTable::default(), Vec::new())
+/// Ingresses that are not ours are invisible: they produce neither routes nor Issues.
+pub fn translate(snapshot: &Snapshot, config: &TranslateConfig) -> (RouteTable, Vec<Issue>) {
+    let mut issues = Vec::new();
+    let backends = backend::Backends::new(snapshot, &mut issues);
+    let mut owned: Vec<(Source, &Ingress)> = snapshot
+        .ingresses
+        .iter()
+        .filter(|ingress| class::is_owned(ingress, &snapshot.classes, config))
+        .map(|ingress| (source_of(ingress), ingress))
+        .collect();
+    owned.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut builder = rules::TableBuilder::new(&backends);
+    for (source, ingress) in owned {
+        builder.add(source, ingress, &mut issues);
+    }
+    let table = builder.finish(&mut issues);
+    issues.sort();
+    issues.dedup();
+    (table, issues)
+}
+
+/// Provenance and age of an Ingress: the precedence key when Ingresses conflict.
+pub fn source_of(ingress: &Ingress) -> Source {
+    Source {
+        created: ingress
+            .metadata
+            .creation_timestamp
+            .as_ref()
+            .map_or(0, |t| t.0.as_second()),
+        namespace: namespace_of(&ingress.metadata).to_owned(),
+        name: ingress.metadata.name.clone().unwrap_or_default(),
+    }
+}
+
+/// `metadata.namespace`, or `default` when unset.
+pub(crate) fn namespace_of(meta: &ObjectMeta) -> &str {
+    meta.namespace
+        .as_deref()
+        .filter(|n| !n.is_empty())
+        .unwrap_or(DEFAULT_NAMESPACE)
 }

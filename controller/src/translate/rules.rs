@@ -1,0 +1,333 @@
+//! Ingress rules → virtual hosts: validation, merging across Ingresses (oldest wins),
+//! default backends, and ingress-nginx regex mode per host.
+//!
+//! ```text
+//! Ingress (oldest first) ─► rules[i] ─► host ─► HostRoutes { candidates, taken paths, default }
+//!                        └─ no rules ─► the listener's default backend
+//! finish: regex mode per host ─► regex check ─► VirtualHost (sorted) ─► RouteTable
+//! ```
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use k8s_openapi::api::networking::v1::Ingress;
+use proxy::table::{
+    Action, Fallback, HostPattern, PathKind, PathRule, Policy, Route, RouteTable, RuleIndex,
+    Source, VirtualHost,
+};
+use regex::RegexBuilder;
+
+use super::{annotations::Annotations, backend::Backends, validate};
+use crate::issue::{Issue, ObjectKind, ObjectRef, Reason};
+
+/// Size limit for a compiled path regex (the proxy compiles with the same limit).
+const REGEX_SIZE_LIMIT: usize = 1 << 20;
+
+/// Accumulates the routes of every owned Ingress, oldest first.
+pub struct TableBuilder<'a> {
+    backends: &'a Backends<'a>,
+    hosts: BTreeMap<HostPattern, HostRoutes>,
+    default_backend: Option<Fallback>,
+}
+
+#[derive(Default)]
+struct HostRoutes {
+    candidates: Vec<Candidate>,
+    /// `(kind, path)` already defined on this host, and by which Ingress.
+    taken: BTreeMap<(PathKind, String), Source>,
+    default_backend: Option<Fallback>,
+}
+
+/// A route plus what is needed to report on it after all Ingresses are merged.
+struct Candidate {
+    route: Route,
+    /// `use-regex`, or a `rewrite-target` that differs from the path.
+    wants_regex: bool,
+    object: ObjectRef,
+    field: String,
+}
+
+impl<'a> TableBuilder<'a> {
+    pub fn new(backends: &'a Backends<'a>) -> Self {
+        Self {
+            backends,
+            hosts: BTreeMap::new(),
+            default_backend: None,
+        }
+    }
+
+    /// Adds one owned Ingress. Ingresses must be added oldest first.
+    pub fn add(&mut self, source: Source, ingress: &Ingress, issues: &mut Vec<Issue>) {
+        let object = ObjectRef::new(ObjectKind::Ingress, &source.namespace, &source.name);
+        let annotations =
+            Annotations::parse(ingress.metadata.annotations.as_ref(), &object, issues);
+        let spec = ingress.spec.as_ref();
+        let rules = spec.and_then(|s| s.rules.as_deref()).unwrap_or_default();
+        let default_action = spec
+            .and_then(|s| s.default_backend.as_ref())
+            .map(|backend| {
+                self.backends.resolve(
+                    &source.namespace,
+                    backend,
+                    &object,
+                    DEFAULT_BACKEND_FIELD,
+                    issues,
+                )
+            });
+
+        if rules.is_empty() {
+            match default_action {
+                Some(action) => self.set_listener_default(action, &source, &object, issues),
+                None => issues.push(Issue::new(
+                    Reason::EmptySpec,
+                    object,
+                    Some("spec".to_owned()),
+                    "the Ingress has neither rules nor a defaultBackend; nothing is served",
+                )),
+            }
+            return;
+        }
+
+        let mut hosts = BTreeSet::new();
+        for (i, rule) in rules.iter().enumerate() {
+            let host = match validate::host_pattern(rule.host.as_deref()) {
+                Ok(host) => host,
+                Err(message) => {
+                    issues.push(Issue::new(
+                        Reason::InvalidHost,
+                        object.clone(),
+                        Some(format!("spec.rules[{i}].host")),
+                        format!("{message}; the rule is ignored"),
+                    ));
+                    continue;
+                }
+            };
+            let Some(http) = &rule.http else {
+                // A rule without paths still sends its host to the Ingress's defaultBackend.
+                if default_action.is_some() {
+                    self.hosts.entry(host.clone()).or_default();
+                    hosts.insert(host);
+                }
+                continue;
+            };
+            hosts.insert(host.clone());
+            let index = |j: usize| RuleIndex {
+                rule: u32::try_from(i).unwrap_or(u32::MAX),
+                path: u32::try_from(j).unwrap_or(u32::MAX),
+            };
+            for (j, path) in http.paths.iter().enumerate() {
+                let field = format!("spec.rules[{i}].http.paths[{j}]");
+                let kind = match validate::path_kind(&path.path_type) {
+                    Ok(kind) => kind,
+                    Err(message) => {
+                        issues.push(Issue::new(
+                            Reason::InvalidPath,
+                            object.clone(),
+                            Some(format!("{field}.pathType")),
+                            format!("{message}; the path is ignored"),
+                        ));
+                        continue;
+                    }
+                };
+                let text = path.path.clone().unwrap_or_default();
+                if let Err(message) = validate::path(kind, &text) {
+                    issues.push(Issue::new(
+                        Reason::InvalidPath,
+                        object.clone(),
+                        Some(format!("{field}.path")),
+                        format!("{message}; the path is ignored"),
+                    ));
+                    continue;
+                }
+                let routes = self.hosts.entry(host.clone()).or_default();
+                if let Some(owner) = routes.taken.get(&(kind, text.clone())) {
+                    let by = if *owner == source {
+                        "earlier in this Ingress".to_owned()
+                    } else {
+                        format!("by ingress {}", owner.key())
+                    };
+                    issues.push(Issue::new(
+                        Reason::PathConflict,
+                        object.clone(),
+                        Some(format!("{field}.path")),
+                        format!(
+                            "path {text:?} ({kind:?}) on host {} is already defined {by}; the oldest definition wins and this one is ignored",
+                            host_label(&host)
+                        ),
+                    ));
+                    continue;
+                }
+                routes.taken.insert((kind, text.clone()), source.clone());
+                let action = self.backends.resolve(
+                    &source.namespace,
+                    &path.backend,
+                    &object,
+                    &format!("{field}.backend"),
+                    issues,
+                );
+                let rewrite_target = annotations
+                    .rewrite_target
+                    .clone()
+                    .filter(|target| *target != text);
+                let wants_regex = annotations.use_regex || rewrite_target.is_some();
+                routes.candidates.push(Candidate {
+                    route: Route {
+                        path: PathRule { kind, path: text },
+                        action,
+                        policy: Policy {
+                            rewrite_target,
+                            app_root: annotations.app_root.clone(),
+                        },
+                        source: source.clone(),
+                        index: index(j),
+                    },
+                    wants_regex,
+                    object: object.clone(),
+                    field,
+                });
+            }
+        }
+
+        if let Some(action) = default_action {
+            for host in hosts {
+                let routes = self.hosts.entry(host.clone()).or_default();
+                match &routes.default_backend {
+                    None => {
+                        routes.default_backend = Some(Fallback {
+                            action: action.clone(),
+                            source: source.clone(),
+                        });
+                    }
+                    Some(existing) if existing.source != source => {
+                        issues.push(Issue::new(
+                            Reason::DuplicateDefaultBackend,
+                            object.clone(),
+                            Some(DEFAULT_BACKEND_FIELD.to_owned()),
+                            format!(
+                                "host {} already has the defaultBackend of ingress {}; the oldest wins and this one is ignored for that host",
+                                host_label(&host),
+                                existing.source.key()
+                            ),
+                        ));
+                    }
+                    Some(_) => {}
+                }
+            }
+        }
+    }
+
+    fn set_listener_default(
+        &mut self,
+        action: Action,
+        source: &Source,
+        object: &ObjectRef,
+        issues: &mut Vec<Issue>,
+    ) {
+        match &self.default_backend {
+            None => {
+                self.default_backend = Some(Fallback {
+                    action,
+                    source: source.clone(),
+                });
+            }
+            Some(existing) => issues.push(Issue::new(
+                Reason::DuplicateDefaultBackend,
+                object.clone(),
+                Some(DEFAULT_BACKEND_FIELD.to_owned()),
+                format!(
+                    "the listener's default backend is already set by ingress {}; the oldest wins and this one is ignored",
+                    existing.source.key()
+                ),
+            )),
+        }
+    }
+
+    /// Decides regex mode per host, drops paths that are not valid regexes in that mode,
+    /// and emits the table with hosts and routes in a canonical order.
+    pub fn finish(self, issues: &mut Vec<Issue>) -> RouteTable {
+        let mut virtual_hosts = Vec::with_capacity(self.hosts.len());
+        for (host, routes) in self.hosts {
+            let regex_mode = routes.candidates.iter().any(|c| c.wants_regex);
+            let mut kept = Vec::with_capacity(routes.candidates.len());
+            for candidate in routes.candidates {
+                let invalid = if regex_mode {
+                    check_regex(&candidate.route.path.path).err()
+                } else {
+                    None
+                };
+                if let Some(reason) = invalid {
+                    issues.push(Issue::new(
+                        Reason::InvalidRegex,
+                        candidate.object,
+                        Some(format!("{}.path", candidate.field)),
+                        format!(
+                            "host {} is in regex mode (use-regex or rewrite-target on one of its Ingresses) and path {:?} is not a valid regex: {reason}; the path is ignored",
+                            host_label(&host),
+                            candidate.route.path.path
+                        ),
+                    ));
+                    continue;
+                }
+                kept.push(candidate.route);
+            }
+            kept.sort_by(|a, b| (&a.source, a.index).cmp(&(&b.source, b.index)));
+            virtual_hosts.push(VirtualHost {
+                host,
+                regex_mode,
+                routes: kept,
+                default_backend: routes.default_backend,
+            });
+        }
+        RouteTable {
+            virtual_hosts,
+            default_backend: self.default_backend,
+        }
+    }
+}
+
+const DEFAULT_BACKEND_FIELD: &str = "spec.defaultBackend";
+
+/// Compiles the path as the proxy will in regex mode: `(?i)^<path>` (empty means `/`).
+fn check_regex(path: &str) -> Result<(), String> {
+    let path = if path.is_empty() { "/" } else { path };
+    RegexBuilder::new(&format!("(?i)^{path}"))
+        .size_limit(REGEX_SIZE_LIMIT)
+        .dfa_size_limit(REGEX_SIZE_LIMIT)
+        .build()
+        .map(drop)
+        .map_err(|e| one_line(&e.to_string()))
+}
+
+/// The `error: …` line of a multi-line regex error, else its first line.
+fn one_line(message: &str) -> String {
+    message
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("error: "))
+        .or_else(|| message.lines().next())
+        .unwrap_or_default()
+        .trim()
+        .to_owned()
+}
+
+/// A host pattern as written in an Ingress.
+fn host_label(host: &HostPattern) -> String {
+    match host {
+        HostPattern::Exact(h) => format!("{h:?}"),
+        HostPattern::Wildcard(suffix) => format!("\"*.{suffix}\""),
+        HostPattern::Any => "\"\" (any host)".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn regex_errors_are_one_line() {
+        let err = check_regex("/foo(").expect_err("unbalanced group");
+        assert!(!err.contains('\n'), "{err}");
+        assert!(err.contains("unclosed group"), "{err}");
+        assert_eq!(check_regex("/something(/|$)(.*)"), Ok(()));
+        assert_eq!(check_regex(""), Ok(()));
+        assert!(check_regex("/(a{1000}){1000}").is_err());
+    }
+}

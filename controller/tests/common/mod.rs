@@ -1,0 +1,142 @@
+//! Shared helpers for the translate tests: load a fixture, render a table and its Issues
+//! as compact text lines that a test compares exactly.
+
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+
+use controller::{
+    issue::Issue,
+    snapshot::Snapshot,
+    translate::{TranslateConfig, translate},
+};
+use proxy::table::{Action, Fallback, HostPattern, Route, RouteTable, Source};
+
+/// Every fixture file name (without `.yaml`), sorted.
+pub fn fixture_names() -> Vec<String> {
+    let dir = fixtures_dir();
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", dir.display()))
+        .filter_map(|entry| {
+            let name = entry.ok()?.file_name().into_string().ok()?;
+            name.strip_suffix(".yaml").map(str::to_owned)
+        })
+        .collect();
+    names.sort();
+    names
+}
+
+fn fixtures_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+/// The snapshot of `tests/fixtures/<name>.yaml`; every document must parse.
+pub fn load(name: &str) -> Snapshot {
+    let path = fixtures_dir().join(format!("{name}.yaml"));
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+    Snapshot::from_yaml(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// Translates a fixture with the default configuration.
+pub fn run(name: &str) -> (RouteTable, Vec<Issue>) {
+    translate(&load(name), &TranslateConfig::default())
+}
+
+/// One line per fallback, virtual host and route:
+/// ```text
+/// default -> forward default-web-80 [10.0.0.1:8080] (default/catch-all)
+/// host "a.example" regex
+///   default -> 503 service default/x not found (default/site)
+///   Prefix "/a" -> forward default-web-80 [10.0.0.1:8080] rewrite=/x app-root=/y (default/site 0.0)
+/// ```
+pub fn render(table: &RouteTable) -> Vec<String> {
+    let mut lines = Vec::new();
+    if let Some(fallback) = &table.default_backend {
+        lines.push(format!("default -> {}", fallback_text(fallback)));
+    }
+    for vhost in &table.virtual_hosts {
+        let host = match &vhost.host {
+            HostPattern::Exact(h) => format!("host {h:?}"),
+            HostPattern::Wildcard(s) => format!("host \"*.{s}\""),
+            HostPattern::Any => "host *any*".to_owned(),
+        };
+        lines.push(if vhost.regex_mode {
+            format!("{host} regex")
+        } else {
+            host
+        });
+        if let Some(fallback) = &vhost.default_backend {
+            lines.push(format!("  default -> {}", fallback_text(fallback)));
+        }
+        for route in &vhost.routes {
+            lines.push(format!("  {}", route_text(route)));
+        }
+    }
+    lines
+}
+
+fn fallback_text(fallback: &Fallback) -> String {
+    format!(
+        "{} ({})",
+        action_text(&fallback.action),
+        source_text(&fallback.source)
+    )
+}
+
+/// `ns/name`, with `@<created>` when the creation time is known.
+fn source_text(source: &Source) -> String {
+    if source.created == 0 {
+        source.key()
+    } else {
+        format!("{}@{}", source.key(), source.created)
+    }
+}
+
+fn route_text(route: &Route) -> String {
+    let mut text = format!(
+        "{:?} {:?} -> {}",
+        route.path.kind,
+        route.path.path,
+        action_text(&route.action)
+    );
+    if let Some(target) = &route.policy.rewrite_target {
+        text.push_str(&format!(" rewrite={target}"));
+    }
+    if let Some(root) = &route.policy.app_root {
+        text.push_str(&format!(" app-root={root}"));
+    }
+    text.push_str(&format!(
+        " ({} {}.{})",
+        source_text(&route.source),
+        route.index.rule,
+        route.index.path
+    ));
+    text
+}
+
+fn action_text(action: &Action) -> String {
+    match action {
+        Action::Forward(backend) => {
+            let endpoints: Vec<String> = backend.endpoints.iter().map(|e| e.to_string()).collect();
+            format!("forward {} [{}]", backend.name, endpoints.join(", "))
+        }
+        Action::Unavailable { reason } => format!("503 {reason}"),
+    }
+}
+
+/// `Severity Reason kind ns/name field` per Issue (messages left out).
+pub fn brief(issues: &[Issue]) -> Vec<String> {
+    issues
+        .iter()
+        .map(|i| {
+            let field = i.field.as_deref().unwrap_or("-");
+            format!("{} {} {} {field}", i.severity, i.reason, i.object)
+        })
+        .collect()
+}
+
+/// Full one-line Display of every Issue.
+pub fn full(issues: &[Issue]) -> Vec<String> {
+    issues.iter().map(ToString::to_string).collect()
+}
