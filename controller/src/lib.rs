@@ -13,3 +13,14 @@ pub mod issue;
 pub mod manifest;
 pub mod snapshot;
 pub mod translate;
+
+pub mod admin;
+pub mod args;
+pub mod demo;
+pub mod echo;
+pub mod error;
+pub mod listen;
+pub mod logging;
+pub mod reconcile;
+pub mod serve;
+pub mod source;

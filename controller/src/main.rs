@@ -1,3 +1,78 @@
-//! The `wicket` binary: parses the command line and runs a subcommand.
+//! The `wicket` binary: parses the command line, sets up logging and the runtime, runs a
+//! subcommand, and maps its outcome to an exit code (0 clean, 2 usage/config, 1 otherwise).
 
-fn main() {}
+use std::{future::Future, io::Write, process::ExitCode};
+
+use controller::{
+    args::{self, Cli, Command, DemoArgs, EchoArgs, ParseFailure},
+    demo, echo,
+    error::ControllerError,
+    listen, logging,
+    serve::{self, ServeOptions},
+};
+
+fn main() -> ExitCode {
+    let cli = match args::parse(std::env::args_os()) {
+        Ok(cli) => cli,
+        Err(ParseFailure::Info(info)) => {
+            let _ = info.print();
+            return ExitCode::SUCCESS;
+        }
+        Err(ParseFailure::Usage(error)) => return fail(&error),
+    };
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => fail(&error),
+    }
+}
+
+/// One line on stderr, `wicket: <reason>`, and the error's exit code.
+fn fail(error: &ControllerError) -> ExitCode {
+    let _ = writeln!(std::io::stderr().lock(), "wicket: {error}");
+    ExitCode::from(error.exit_code())
+}
+
+/// A subcommand whose arguments have been checked.
+enum Run {
+    Serve(ServeOptions),
+    Echo(EchoArgs),
+    Demo(DemoArgs),
+}
+
+fn run(cli: Cli) -> Result<(), ControllerError> {
+    let command = match cli.command {
+        Command::Serve(serve) => Run::Serve(ServeOptions::from_args(&serve)?),
+        Command::Echo(echo) => Run::Echo(echo),
+        Command::Demo(demo) => Run::Demo(demo),
+    };
+    logging::init(&cli.log_level, cli.log_format)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(ControllerError::Runtime)?;
+    runtime.block_on(async move {
+        let shutdown = shutdown_signal()?;
+        match command {
+            Run::Serve(options) => serve::start(options).await?.run(shutdown).await,
+            Run::Echo(echo) => {
+                let listener = listen::bind("echo", echo.listen).await?;
+                echo::serve(listener, &echo.name, shutdown).await
+            }
+            Run::Demo(demo) => demo::run(demo, shutdown).await,
+        }
+    })
+}
+
+/// Completes on the first SIGTERM or SIGINT.
+fn shutdown_signal() -> Result<impl Future<Output = ()>, ControllerError> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut terminate = signal(SignalKind::terminate()).map_err(ControllerError::Runtime)?;
+    let mut interrupt = signal(SignalKind::interrupt()).map_err(ControllerError::Runtime)?;
+    Ok(async move {
+        let name = tokio::select! {
+            _ = terminate.recv() => "SIGTERM",
+            _ = interrupt.recv() => "SIGINT",
+        };
+        tracing::info!(signal = name, "shutdown requested");
+    })
+}

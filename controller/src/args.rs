@@ -1,0 +1,399 @@
+//! The command line: `wicket serve | echo | demo`, every flag with an `WICKET_*` environment fallback.
+
+use std::{ffi::OsString, fmt, net::SocketAddr, path::PathBuf, str::FromStr, time::Duration};
+
+use clap::{Args, Parser, Subcommand, error::ErrorKind};
+use proxy::config::ProxyConfig;
+
+use crate::{error::ControllerError, logging::LogFormat, translate::TranslateConfig};
+
+/// wicket: a Kubernetes Ingress controller and HTTP reverse proxy in one binary.
+#[derive(Debug, Parser)]
+#[command(name = "wicket", version, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+    /// Log filter: a level (error, warn, info, debug, trace) or tracing directives such as
+    /// `info,proxy=debug`. RUST_LOG, when set, takes precedence.
+    #[arg(long, global = true, env = "WICKET_LOG_LEVEL", default_value = "info")]
+    pub log_level: String,
+    /// Log line format on stderr.
+    #[arg(
+        long,
+        global = true,
+        env = "WICKET_LOG_FORMAT",
+        value_enum,
+        default_value_t
+    )]
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the controller and the proxy.
+    Serve(ServeArgs),
+    /// Run a backend that answers every request with a JSON description of it.
+    Echo(EchoArgs),
+    /// Run the quickstart: echo backends for the loopback endpoints of a manifests
+    /// directory, plus `serve --manifests` on it.
+    Demo(DemoArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Read Kubernetes YAML (any layout, multi-document) from this directory instead of an
+    /// API server, and re-read it on every change.
+    #[arg(long, value_name = "DIR", env = "WICKET_MANIFESTS")]
+    pub manifests: Option<PathBuf>,
+    /// Address of the plain HTTP listener.
+    #[arg(
+        long,
+        value_name = "ADDR",
+        env = "WICKET_HTTP_ADDR",
+        default_value = "0.0.0.0:8080"
+    )]
+    pub http_addr: SocketAddr,
+    /// Address of the admin listener (/healthz, /readyz).
+    #[arg(
+        long,
+        value_name = "ADDR",
+        env = "WICKET_ADMIN_ADDR",
+        default_value = "0.0.0.0:10254"
+    )]
+    pub admin_addr: SocketAddr,
+    /// After SIGTERM or SIGINT, /readyz fails at once and listeners close after this delay.
+    #[arg(
+        long,
+        value_name = "DURATION",
+        env = "WICKET_SHUTDOWN_DELAY",
+        default_value = "0s"
+    )]
+    pub shutdown_delay: HumanDuration,
+    #[command(flatten)]
+    pub class: ClassArgs,
+    #[command(flatten)]
+    pub proxy: ProxyArgs,
+}
+
+/// Which Ingresses are ours.
+#[derive(Debug, Args)]
+pub struct ClassArgs {
+    /// Name of the IngressClass this controller serves.
+    #[arg(
+        long,
+        value_name = "NAME",
+        env = "WICKET_INGRESS_CLASS",
+        default_value = "wicket"
+    )]
+    pub ingress_class: String,
+    /// Controller name an IngressClass must carry in `spec.controller` to be ours.
+    #[arg(
+        long,
+        value_name = "NAME",
+        env = "WICKET_CONTROLLER_NAME",
+        default_value = "wicket.dev/ingress-controller"
+    )]
+    pub controller_name: String,
+    /// Also serve Ingresses that name no IngressClass at all.
+    #[arg(long, env = "WICKET_WATCH_INGRESS_WITHOUT_CLASS")]
+    pub watch_ingress_without_class: bool,
+}
+
+impl ClassArgs {
+    pub fn translate_config(&self) -> TranslateConfig {
+        TranslateConfig {
+            ingress_class: self.ingress_class.clone(),
+            controller_name: self.controller_name.clone(),
+            watch_ingress_without_class: self.watch_ingress_without_class,
+        }
+    }
+}
+
+/// Data-plane timeouts and limits.
+#[derive(Debug, Args)]
+pub struct ProxyArgs {
+    /// A client must send a complete request head within this time.
+    #[arg(long, value_name = "DURATION", env = "WICKET_HEADER_READ_TIMEOUT",
+          default_value_t = HumanDuration(ProxyConfig::default().header_read_timeout))]
+    pub header_read_timeout: HumanDuration,
+    /// Largest accepted request header section in bytes; above it the client gets 431.
+    #[arg(long, value_name = "BYTES", env = "WICKET_MAX_HEADER_BYTES",
+          default_value_t = ProxyConfig::default().max_header_bytes)]
+    pub max_header_bytes: usize,
+    /// Time allowed to open a connection to an endpoint.
+    #[arg(long, value_name = "DURATION", env = "WICKET_CONNECT_TIMEOUT",
+          default_value_t = HumanDuration(ProxyConfig::default().connect_timeout))]
+    pub connect_timeout: HumanDuration,
+    /// Time from sending a request upstream to receiving its response head (then 504).
+    #[arg(long, value_name = "DURATION", env = "WICKET_RESPONSE_TIMEOUT",
+          default_value_t = HumanDuration(ProxyConfig::default().response_timeout))]
+    pub response_timeout: HumanDuration,
+    /// Idle upstream connections older than this are closed.
+    #[arg(long, value_name = "DURATION", env = "WICKET_UPSTREAM_IDLE_TIMEOUT",
+          default_value_t = HumanDuration(ProxyConfig::default().upstream_idle_timeout))]
+    pub upstream_idle_timeout: HumanDuration,
+    /// Most idle upstream connections kept per endpoint.
+    #[arg(long, value_name = "N", env = "WICKET_MAX_IDLE_PER_ENDPOINT",
+          default_value_t = ProxyConfig::default().max_idle_per_endpoint)]
+    pub max_idle_per_endpoint: usize,
+    /// Endpoints tried per request when connecting fails, the first try included.
+    #[arg(long, value_name = "N", env = "WICKET_MAX_TRIES",
+          default_value_t = ProxyConfig::default().max_tries,
+          value_parser = at_least_one)]
+    pub max_tries: usize,
+}
+
+impl ProxyArgs {
+    pub fn proxy_config(&self) -> ProxyConfig {
+        ProxyConfig {
+            header_read_timeout: self.header_read_timeout.0,
+            max_header_bytes: self.max_header_bytes,
+            connect_timeout: self.connect_timeout.0,
+            response_timeout: self.response_timeout.0,
+            upstream_idle_timeout: self.upstream_idle_timeout.0,
+            max_idle_per_endpoint: self.max_idle_per_endpoint,
+            max_tries: self.max_tries,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct EchoArgs {
+    /// Address to listen on (port 0 picks a free port; the log line shows it).
+    #[arg(long, value_name = "ADDR", env = "WICKET_ECHO_LISTEN")]
+    pub listen: SocketAddr,
+    /// Name reported in the JSON answer and the `x-echo-name` header.
+    #[arg(
+        long,
+        value_name = "NAME",
+        env = "WICKET_ECHO_NAME",
+        default_value = "echo"
+    )]
+    pub name: String,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Directory of manifests to serve; echo backends start on its loopback endpoints.
+    #[arg(long, value_name = "DIR", default_value = "examples/quickstart")]
+    pub manifests: PathBuf,
+    /// Address of the plain HTTP listener.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    pub http_addr: SocketAddr,
+    /// Address of the admin listener (/healthz, /readyz).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:10254")]
+    pub admin_addr: SocketAddr,
+    #[command(flatten)]
+    pub class: ClassArgs,
+    #[command(flatten)]
+    pub proxy: ProxyArgs,
+}
+
+/// Why the command line did not yield a command to run.
+#[derive(Debug)]
+pub enum ParseFailure {
+    /// `--help` or `--version`: print it (`clap::Error::print`) and exit 0.
+    Info(clap::Error),
+    /// Bad input: a one-line reason, exit code 2.
+    Usage(ControllerError),
+}
+
+/// Parses `args` (the first item is the program name) without printing or exiting.
+pub fn parse<I, T>(args: I) -> Result<Cli, ParseFailure>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    Cli::try_parse_from(args).map_err(|error| match error.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => ParseFailure::Info(error),
+        _ => ParseFailure::Usage(ControllerError::Usage(first_line(&error.to_string()))),
+    })
+}
+
+/// The first paragraph of a clap message on one line, without its `error: ` label
+/// (e.g. "the following required arguments were not provided: --listen <ADDR>").
+fn first_line(message: &str) -> String {
+    let paragraph: Vec<&str> = message
+        .lines()
+        .map(str::trim)
+        .skip_while(|l| l.is_empty())
+        .take_while(|l| !l.is_empty())
+        .collect();
+    let line = paragraph.join(" ");
+    match line.strip_prefix("error:") {
+        Some(rest) => rest.trim_start().to_owned(),
+        None if line.is_empty() => "invalid usage".to_owned(),
+        None => line,
+    }
+}
+
+fn at_least_one(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(format!("'{s}' is not a whole number of at least 1")),
+    }
+}
+
+/// A duration on the command line: `250ms`, `10s`, `5m`, `1h`, or a bare number of seconds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HumanDuration(pub Duration);
+
+impl FromStr for HumanDuration {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let s = s.trim();
+        let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+        let (number, unit) = s.split_at(split);
+        let n: u64 = number
+            .parse()
+            .map_err(|_| format!("'{s}' is not a duration (use e.g. 500ms, 10s, 5m, 1h)"))?;
+        let per_unit = match unit {
+            "ms" => return Ok(Self(Duration::from_millis(n))),
+            "" | "s" => 1,
+            "m" => 60,
+            "h" => 3600,
+            _ => return Err(format!("'{s}' has an unknown unit (use ms, s, m or h)")),
+        };
+        n.checked_mul(per_unit)
+            .map(|secs| Self(Duration::from_secs(secs)))
+            .ok_or_else(|| format!("'{s}' is too long"))
+    }
+}
+
+impl fmt::Display for HumanDuration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0.subsec_nanos() == 0 {
+            write!(f, "{}s", self.0.as_secs())
+        } else {
+            write!(f, "{}ms", self.0.as_millis())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn usage(args: &[&str]) -> String {
+        match parse(args) {
+            Err(ParseFailure::Usage(error)) => {
+                assert_eq!(error.exit_code(), 2);
+                error.to_string()
+            }
+            other => panic!("expected a usage error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn bad_input_is_one_line_without_the_error_label() {
+        for args in [
+            &["wicket", "serve", "--nope"][..],
+            &["wicket", "serve", "--http-addr", "not-an-address"],
+            &["wicket", "serve", "--header-read-timeout", "10 parsecs"],
+            &["wicket", "echo"],
+            &["wicket"],
+            &["wicket", "fly"],
+        ] {
+            let message = usage(args);
+            assert!(!message.contains('\n'), "{args:?}: {message:?}");
+            assert!(!message.starts_with("error"), "{args:?}: {message:?}");
+            assert!(!message.contains('\u{1b}'), "{args:?}: {message:?}");
+            assert!(!message.is_empty());
+        }
+        assert!(usage(&["wicket", "serve", "--nope"]).contains("--nope"));
+        assert!(usage(&["wicket", "serve", "--http-addr", "x"]).contains("--http-addr"));
+        assert!(usage(&["wicket", "echo"]).contains("--listen"));
+    }
+
+    #[test]
+    fn help_and_version_are_not_errors() {
+        for args in [
+            &["wicket", "--help"][..],
+            &["wicket", "serve", "--help"],
+            &["wicket", "--version"],
+        ] {
+            assert!(
+                matches!(parse(args), Err(ParseFailure::Info(_))),
+                "{args:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn serve_defaults_follow_the_proxy_and_translate_defaults() {
+        let Ok(cli) = parse(["wicket", "serve", "--manifests", "m"]) else {
+            panic!("serve should parse");
+        };
+        let Command::Serve(serve) = cli.command else {
+            panic!("expected serve")
+        };
+        assert_eq!(serve.manifests, Some(PathBuf::from("m")));
+        assert_eq!(serve.http_addr, SocketAddr::from(([0, 0, 0, 0], 8080)));
+        assert_eq!(serve.admin_addr, SocketAddr::from(([0, 0, 0, 0], 10254)));
+        assert_eq!(serve.proxy.proxy_config(), ProxyConfig::default());
+        let t = serve.class.translate_config();
+        let d = TranslateConfig::default();
+        assert_eq!(
+            (
+                t.ingress_class,
+                t.controller_name,
+                t.watch_ingress_without_class
+            ),
+            (
+                d.ingress_class,
+                d.controller_name,
+                d.watch_ingress_without_class
+            )
+        );
+        assert_eq!(cli.log_format, LogFormat::Text);
+    }
+
+    #[test]
+    fn flags_override_defaults() {
+        let Ok(cli) = parse([
+            "wicket",
+            "serve",
+            "--manifests",
+            "m",
+            "--connect-timeout",
+            "250ms",
+            "--max-tries",
+            "5",
+            "--watch-ingress-without-class",
+            "--log-format",
+            "json",
+        ]) else {
+            panic!("serve should parse");
+        };
+        let Command::Serve(serve) = cli.command else {
+            panic!("expected serve")
+        };
+        let config = serve.proxy.proxy_config();
+        assert_eq!(config.connect_timeout, Duration::from_millis(250));
+        assert_eq!(config.max_tries, 5);
+        assert!(serve.class.watch_ingress_without_class);
+        assert_eq!(cli.log_format, LogFormat::Json);
+    }
+
+    #[test]
+    fn durations_round_trip() {
+        for (text, duration) in [
+            ("250ms", Duration::from_millis(250)),
+            ("10s", Duration::from_secs(10)),
+            ("7", Duration::from_secs(7)),
+            ("5m", Duration::from_secs(300)),
+            ("1h", Duration::from_secs(3600)),
+        ] {
+            assert_eq!(text.parse::<HumanDuration>(), Ok(HumanDuration(duration)));
+        }
+        assert_eq!(
+            HumanDuration(Duration::from_millis(1500)).to_string(),
+            "1500ms"
+        );
+        assert_eq!(HumanDuration(Duration::from_secs(60)).to_string(), "60s");
+        for bad in ["", "ms", "-1s", "1d", "99999999999999999999h"] {
+            assert!(bad.parse::<HumanDuration>().is_err(), "{bad}");
+        }
+    }
+}

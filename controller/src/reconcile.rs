@@ -1,0 +1,176 @@
+//! The reconcile loop: change → debounce → snapshot → translate → publish, logging what is new.
+//!
+//! ```text
+//! Changes ──► Debounce (hold-off after the last change, capped after the first) ──► rebuild:
+//!   Source::snapshot() ──► translate() ──► TableHandle::publish() ──► log issues once, errors, generation
+//! ```
+
+use std::{collections::BTreeSet, future::Future, sync::Arc, time::Duration};
+
+use proxy::{PublishOutcome, RouteTable, TableHandle};
+use tokio::time::Instant;
+
+use crate::{
+    error::ControllerError,
+    issue::{Issue, Severity},
+    source::{Changes, Source},
+    translate::{TranslateConfig, translate},
+};
+
+/// Quiet time after the last change before rebuilding.
+pub const HOLD_OFF: Duration = Duration::from_millis(15);
+/// Longest wait after the first change of a burst, however long the burst lasts.
+pub const MAX_HOLD_OFF: Duration = Duration::from_millis(60);
+
+/// Collapses a burst of changes into one rebuild: due [`HOLD_OFF`] after the last change,
+/// but never later than [`MAX_HOLD_OFF`] after the first one.
+#[derive(Clone, Copy, Debug)]
+pub struct Debounce {
+    hold_off: Duration,
+    max_hold_off: Duration,
+    /// `(first, last)` change of the pending burst.
+    pending: Option<(Instant, Instant)>,
+}
+
+impl Debounce {
+    pub fn new(hold_off: Duration, max_hold_off: Duration) -> Self {
+        Self {
+            hold_off,
+            max_hold_off,
+            pending: None,
+        }
+    }
+
+    /// Records a change seen at `now`.
+    pub fn record(&mut self, now: Instant) {
+        let first = self.pending.map_or(now, |(first, _)| first);
+        self.pending = Some((first, now));
+    }
+
+    /// When the pending burst is due; `None` when nothing is pending.
+    pub fn deadline(&self) -> Option<Instant> {
+        self.pending
+            .map(|(first, last)| (last + self.hold_off).min(first + self.max_hold_off))
+    }
+
+    /// True (and the burst is cleared) when a burst is pending and due at `now`.
+    pub fn take_due(&mut self, now: Instant) -> bool {
+        let due = self.deadline().is_some_and(|deadline| deadline <= now);
+        if due {
+            self.pending = None;
+        }
+        due
+    }
+}
+
+impl Default for Debounce {
+    fn default() -> Self {
+        Self::new(HOLD_OFF, MAX_HOLD_OFF)
+    }
+}
+
+/// Everything one rebuild needs; moved into a blocking task and back.
+pub struct Reconciler<S> {
+    source: S,
+    handle: Arc<TableHandle>,
+    config: TranslateConfig,
+    /// Issues already logged; an Issue that disappears and comes back is logged again.
+    logged: BTreeSet<Issue>,
+}
+
+impl<S: Source> Reconciler<S> {
+    pub fn new(source: S, handle: Arc<TableHandle>, config: TranslateConfig) -> Self {
+        Self {
+            source,
+            handle,
+            config,
+            logged: BTreeSet::new(),
+        }
+    }
+
+    /// Reads the source, translates, publishes and logs. Blocking (reads files).
+    pub fn rebuild(&mut self) -> PublishOutcome {
+        let snapshot = self.source.snapshot();
+        let (table, issues) = translate(&snapshot, &self.config);
+        self.log_new_issues(issues);
+        let (vhosts, routes) = counts(&table);
+        let outcome = self.handle.publish(table);
+        match &outcome {
+            PublishOutcome::Published { generation, errors } => {
+                for error in errors {
+                    tracing::error!(%error, "route skipped");
+                }
+                tracing::info!(generation, vhosts, routes, "table published");
+            }
+            PublishOutcome::Unchanged => {
+                tracing::debug!(vhosts, routes, "table unchanged");
+            }
+        }
+        outcome
+    }
+
+    /// Logs every Issue not logged in the previous rebuild; returns how many were logged.
+    fn log_new_issues(&mut self, issues: Vec<Issue>) -> usize {
+        let current: BTreeSet<Issue> = issues.into_iter().collect();
+        let mut logged = 0;
+        for issue in current.difference(&self.logged) {
+            logged += 1;
+            match issue.severity {
+                Severity::Error => tracing::error!("{issue}"),
+                Severity::Warning => tracing::warn!("{issue}"),
+            }
+        }
+        self.logged = current;
+        logged
+    }
+}
+
+/// `(virtual hosts, routes)` of a table, for the publish log line.
+fn counts(table: &RouteTable) -> (usize, usize) {
+    let routes = table.virtual_hosts.iter().map(|v| v.routes.len()).sum();
+    (table.virtual_hosts.len(), routes)
+}
+
+/// Publishes once right away (even an empty result), then after every debounced change,
+/// until `shutdown` completes.
+pub async fn run<S: Source>(
+    reconciler: Reconciler<S>,
+    changes: Changes,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), ControllerError> {
+    let mut reconciler = rebuild(reconciler).await?;
+    let mut debounce = Debounce::default();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let deadline = debounce.deadline();
+        tokio::select! {
+            () = &mut shutdown => return Ok(()),
+            () = changes.changed() => debounce.record(Instant::now()),
+            () = sleep_until(deadline), if deadline.is_some() => {
+                if debounce.take_due(Instant::now()) {
+                    reconciler = rebuild(reconciler).await?;
+                }
+            }
+        }
+    }
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    if let Some(deadline) = deadline {
+        tokio::time::sleep_until(deadline).await;
+    }
+}
+
+async fn rebuild<S: Source>(
+    mut reconciler: Reconciler<S>,
+) -> Result<Reconciler<S>, ControllerError> {
+    tokio::task::spawn_blocking(move || {
+        reconciler.rebuild();
+        reconciler
+    })
+    .await
+    .map_err(|_| ControllerError::Stopped("the reconcile loop"))
+}
+
+#[cfg(test)]
+mod tests;
