@@ -197,6 +197,7 @@ fn named_target_port() {
         Action::Forward(Backend {
             name: "default-api-80".to_owned(),
             endpoints: expected,
+            protocol: Default::default(),
         })
     );
     assert!(issues.is_empty(), "{issues:?}");

@@ -242,6 +242,7 @@ mod tests {
                 .iter()
                 .map(|port| std::net::SocketAddr::from(([127, 0, 0, 1], *port)))
                 .collect(),
+            protocol: Default::default(),
         };
         RouteTable {
             virtual_hosts: vec![VirtualHost {
@@ -259,7 +260,7 @@ mod tests {
                 }],
                 default_backend: None,
             }],
-            default_backend: None,
+            ..RouteTable::default()
         }
     }
 

@@ -4,7 +4,8 @@
 //! RouteTable ─┬─ virtual_hosts: [VirtualHost { host, regex_mode, routes: [Route], default_backend }]
 //!             └─ default_backend: Option<Fallback>     (an Ingress with only `spec.defaultBackend`)
 //! Route { path: PathRule, action: Action, policy: Policy, source: Source, index: RuleIndex }
-//! Action = Forward(Backend { name, endpoints }) | Unavailable { reason }
+//! Action = Forward(Backend { name, endpoints, protocol }) | Unavailable { reason }
+//! tls: [TlsBinding { hosts, certificate }]   default_certificate: Option<Certificate>
 //! ```
 //!
 //! Nothing here knows about Kubernetes; the controller adapts Ingress objects to these types.
@@ -21,6 +22,12 @@ pub struct RouteTable {
     /// Serves every request of the listener that nothing else answers (an Ingress with a
     /// `defaultBackend` and no rules). `None` → the built-in 404.
     pub default_backend: Option<Fallback>,
+    /// Certificates chosen by SNI on the HTTPS listener. A handshake whose SNI matches no
+    /// binding (or that has no SNI) gets `default_certificate`.
+    pub tls: Vec<TlsBinding>,
+    /// The certificate for unknown or missing SNI (`--default-ssl-certificate`).
+    /// `None` → the proxy's own self-signed certificate, generated at start.
+    pub default_certificate: Option<Certificate>,
 }
 
 /// The routes of one host pattern, merged across every Ingress that names it.
@@ -121,6 +128,34 @@ pub struct Backend {
     /// Pod endpoints, sorted and without duplicates. Connection pools are keyed by address
     /// and survive swaps.
     pub endpoints: Vec<SocketAddr>,
+    /// How to speak to the endpoints (`backend-protocol`).
+    pub protocol: UpstreamProtocol,
+}
+
+/// The protocol spoken to a backend's endpoints.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum UpstreamProtocol {
+    /// HTTP/1.1 over TCP (`backend-protocol: HTTP`, the default).
+    #[default]
+    Http,
+    /// HTTP/1.1 over TLS (`HTTPS`).
+    Https(UpstreamTls),
+    /// HTTP/2 over TCP, prior knowledge (`GRPC`).
+    Grpc,
+    /// HTTP/2 over TLS with ALPN `h2` (`GRPCS`).
+    Grpcs(UpstreamTls),
+}
+
+/// TLS settings towards a backend.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct UpstreamTls {
+    /// Verify the backend's certificate chain and name against `ca_pem`
+    /// (`proxy-ssl-verify`). `false` (the default, as in ingress-nginx) → no verification.
+    pub verify: bool,
+    /// PEM CA bundle for verification (`ca.crt` of `proxy-ssl-secret`).
+    pub ca_pem: Option<Vec<u8>>,
+    /// Name to send as SNI and verify (`proxy-ssl-name`); `None` → the request host.
+    pub server_name: Option<String>,
 }
 
 /// Per-route policy from annotations.
@@ -133,6 +168,61 @@ pub struct Policy {
     /// ingress-nginx `app-root`: a request for exactly `/` is answered with
     /// `302 Location: <scheme>://<host><app_root>`.
     pub app_root: Option<String>,
+    /// Answer plain-HTTP requests with `308` to the same URL on `https` (`ssl-redirect` on a
+    /// host with TLS, or `force-ssl-redirect`), except under `/.well-known/acme-challenge/`.
+    pub https_redirect: bool,
+    /// `Strict-Transport-Security` added to responses sent over HTTPS. `None` → none.
+    pub hsts: Option<Hsts>,
+}
+
+/// An HSTS policy (RFC 6797).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Hsts {
+    pub max_age_seconds: u64,
+    pub include_subdomains: bool,
+    pub preload: bool,
+}
+
+impl Default for Hsts {
+    /// `max-age=31536000; includeSubDomains`, as ingress-nginx.
+    fn default() -> Self {
+        Hsts {
+            max_age_seconds: 31_536_000,
+            include_subdomains: true,
+            preload: false,
+        }
+    }
+}
+
+/// Hosts served with one certificate.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TlsBinding {
+    /// SNI names this certificate answers: `Exact` or `Wildcard` (never `Any`).
+    pub hosts: Vec<HostPattern>,
+    pub certificate: Certificate,
+}
+
+/// A certificate chain and its private key, as PEM from a `kubernetes.io/tls` Secret.
+/// Parsed into a signing key once per publish (cached by content), never per handshake.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Certificate {
+    /// Where it came from, `namespace/name` of the Secret, for logs and Issues.
+    pub source: String,
+    /// `tls.crt`: leaf first, then the chain.
+    pub chain_pem: Vec<u8>,
+    /// `tls.key`: PKCS#1, PKCS#8 or SEC1.
+    pub key_pem: Vec<u8>,
+}
+
+impl std::fmt::Debug for Certificate {
+    /// Never prints key material.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Certificate")
+            .field("source", &self.source)
+            .field("chain_pem_bytes", &self.chain_pem.len())
+            .field("key_pem", &"<redacted>")
+            .finish()
+    }
 }
 
 /// Provenance: the Ingress an entry came from.

@@ -180,6 +180,7 @@ impl<'a> Backends<'a> {
         Action::Forward(Backend {
             name: format!("{namespace}-{service_name}-{written}"),
             endpoints,
+            protocol: Default::default(),
         })
     }
 

@@ -176,6 +176,7 @@ impl<'a> TableBuilder<'a> {
                         policy: Policy {
                             rewrite_target,
                             app_root: annotations.app_root.clone(),
+                            ..Policy::default()
                         },
                         source: source.clone(),
                         index: index(j),
@@ -280,6 +281,7 @@ impl<'a> TableBuilder<'a> {
         RouteTable {
             virtual_hosts,
             default_backend: self.default_backend,
+            ..RouteTable::default()
         }
     }
 }

@@ -14,6 +14,7 @@ fn rewrite_table(app: std::net::SocketAddr) -> RouteTable {
     rewritten.policy = Policy {
         rewrite_target: Some("/v2/$2".into()),
         app_root: None,
+        ..Policy::default()
     };
     let mut host = vhost("a.example", vec![rewritten]);
     host.regex_mode = true;

@@ -106,6 +106,7 @@ pub fn backend(name: &str, endpoints: &[SocketAddr]) -> Action {
     Action::Forward(Backend {
         name: name.to_owned(),
         endpoints: endpoints.to_vec(),
+        protocol: Default::default(),
     })
 }
 
@@ -138,7 +139,7 @@ pub fn vhost(host: &str, routes: Vec<Route>) -> VirtualHost {
 pub fn table(vhosts: Vec<VirtualHost>) -> RouteTable {
     RouteTable {
         virtual_hosts: vhosts,
-        default_backend: None,
+        ..RouteTable::default()
     }
 }
 

@@ -17,6 +17,7 @@ fn mk_backend(name: &str) -> Action {
     Action::Forward(Backend {
         name: name.to_owned(),
         endpoints: Vec::new(),
+        protocol: Default::default(),
     })
 }
 
@@ -91,7 +92,7 @@ fn mk_fallback(backend: &str) -> Fallback {
 fn mk_table(virtual_hosts: Vec<VirtualHost>) -> RouteTable {
     RouteTable {
         virtual_hosts,
-        default_backend: None,
+        ..RouteTable::default()
     }
 }
 

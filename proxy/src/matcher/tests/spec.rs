@@ -329,6 +329,7 @@ fn conformance_default_backend() {
     let compiled = Compiled::new(RouteTable {
         virtual_hosts: Vec::new(),
         default_backend: Some(mk_fallback("echo-service")),
+        ..RouteTable::default()
     });
     // | method | host | path |; the method does not take part in matching.
     let examples = [
