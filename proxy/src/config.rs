@@ -20,6 +20,8 @@ pub struct ProxyConfig {
     pub max_idle_per_endpoint: usize,
     /// Endpoints tried per request when connecting fails (the first try included).
     pub max_tries: usize,
+    /// The port named in `308` redirects to HTTPS; `None` or 443 → no port in the URL.
+    pub https_port_for_redirects: Option<u16>,
 }
 
 impl Default for ProxyConfig {
@@ -32,6 +34,7 @@ impl Default for ProxyConfig {
             upstream_idle_timeout: Duration::from_secs(60),
             max_idle_per_endpoint: 1024,
             max_tries: 3,
+            https_port_for_redirects: None,
         }
     }
 }

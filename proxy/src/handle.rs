@@ -4,11 +4,13 @@
 use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwap;
+use http::HeaderValue;
 
 use crate::balance::CursorRegistry;
 use crate::matcher::{Matcher, TableError, Target};
 use crate::rewrite::Rewrite;
-use crate::table::{Action, Fallback, Route, RouteTable};
+use crate::table::{Action, Fallback, Hsts, Route, RouteTable};
+use crate::tls::{CertCache, SniIndex};
 use crate::upstream::{PoolRegistry, Upstream};
 
 /// What a matched request does, compiled once per table version.
@@ -29,6 +31,10 @@ pub struct Entry {
     pub rewrite: Option<Rewrite>,
     /// The `app-root` redirect target, if any.
     pub app_root: Option<String>,
+    /// Answer plain HTTP with `308` to HTTPS (outside the ACME challenge path).
+    pub https_redirect: bool,
+    /// The `Strict-Transport-Security` value for responses sent over HTTPS.
+    pub hsts: Option<HeaderValue>,
 }
 
 /// The compiled, immutable table a request uses from start to end.
@@ -40,6 +46,8 @@ pub struct Active {
     pub table: RouteTable,
     /// The compiled matcher.
     pub matcher: Matcher,
+    /// Certificates by SNI name, parsed at publish.
+    pub tls: SniIndex,
     /// `routes[vhost][route]`, parallel to `table.virtual_hosts[vhost].routes[route]`.
     routes: Vec<Vec<Entry>>,
     /// Parallel to `table.virtual_hosts[vhost].default_backend`.
@@ -75,6 +83,7 @@ pub enum PublishOutcome {
 struct Registries {
     cursors: CursorRegistry,
     pools: PoolRegistry,
+    certs: CertCache,
 }
 
 /// The swap point between the controller and the proxy.
@@ -111,6 +120,7 @@ impl TableHandle {
         let (active, errors) = compile(table, generation, &mut registries);
         registries.cursors.commit();
         registries.pools.commit();
+        registries.certs.commit();
         self.current.store(Arc::new(active));
         PublishOutcome::Published { generation, errors }
     }
@@ -157,17 +167,19 @@ fn compile(
             vhost
                 .default_backend
                 .as_ref()
-                .map(|f| compile_fallback(f, registries)),
+                .map(|f| compile_fallback(f, registries, &mut errors)),
         );
     }
     let listener_default = table
         .default_backend
         .as_ref()
-        .map(|f| compile_fallback(f, registries));
+        .map(|f| compile_fallback(f, registries, &mut errors));
+    let tls = SniIndex::compile(&table, &mut registries.certs, &mut errors);
     let active = Active {
         generation,
         table,
         matcher,
+        tls,
         routes,
         host_defaults,
         listener_default,
@@ -180,7 +192,7 @@ fn compile_route(
     registries: &mut Registries,
     errors: &mut Vec<TableError>,
 ) -> Entry {
-    let mut dispatch = compile_action(&route.action, registries);
+    let mut dispatch = compile_action(&route.action, registries, errors);
     let rewrite = match &route.policy.rewrite_target {
         None => None,
         Some(target) => match Rewrite::compile(&route.path.path, target) {
@@ -200,18 +212,42 @@ fn compile_route(
         dispatch,
         rewrite,
         app_root: route.policy.app_root.clone(),
+        https_redirect: route.policy.https_redirect,
+        hsts: route.policy.hsts.as_ref().map(hsts_value),
     }
 }
 
-fn compile_fallback(fallback: &Fallback, registries: &mut Registries) -> Entry {
+fn compile_fallback(
+    fallback: &Fallback,
+    registries: &mut Registries,
+    errors: &mut Vec<TableError>,
+) -> Entry {
     Entry {
-        dispatch: compile_action(&fallback.action, registries),
+        dispatch: compile_action(&fallback.action, registries, errors),
         rewrite: None,
         app_root: None,
+        https_redirect: false,
+        hsts: None,
     }
 }
 
-fn compile_action(action: &Action, registries: &mut Registries) -> Dispatch {
+/// `max-age=N[; includeSubDomains][; preload]`.
+fn hsts_value(hsts: &Hsts) -> HeaderValue {
+    let mut value = format!("max-age={}", hsts.max_age_seconds);
+    if hsts.include_subdomains {
+        value.push_str("; includeSubDomains");
+    }
+    if hsts.preload {
+        value.push_str("; preload");
+    }
+    HeaderValue::try_from(value).unwrap_or_else(|_| HeaderValue::from_static("max-age=0"))
+}
+
+fn compile_action(
+    action: &Action,
+    registries: &mut Registries,
+    errors: &mut Vec<TableError>,
+) -> Dispatch {
     match action {
         Action::Unavailable { reason } => Dispatch::Unavailable {
             reason: reason.clone(),
@@ -221,9 +257,25 @@ fn compile_action(action: &Action, registries: &mut Registries) -> Dispatch {
             let endpoints = backend
                 .endpoints
                 .iter()
-                .map(|addr| registries.pools.resolve(*addr))
-                .collect();
-            Dispatch::Forward(Upstream::new(backend.name.clone(), balancer, endpoints))
+                .map(|addr| registries.pools.resolve(*addr, &backend.protocol))
+                .collect::<Result<Vec<_>, _>>();
+            match endpoints {
+                Ok(endpoints) => {
+                    Dispatch::Forward(Upstream::new(backend.name.clone(), balancer, endpoints))
+                }
+                Err(err) => {
+                    let error = TableError::InvalidUpstreamTls {
+                        backend: backend.name.clone(),
+                        reason: err.to_string(),
+                    };
+                    if !errors.contains(&error) {
+                        errors.push(error);
+                    }
+                    Dispatch::Unavailable {
+                        reason: format!("unusable upstream TLS settings: {err}"),
+                    }
+                }
+            }
         }
     }
 }
@@ -304,6 +356,26 @@ mod tests {
         let new_two = &upstream(&new).endpoints()[0];
         assert!(Arc::ptr_eq(old_two, new_two));
         assert_eq!(old.generation, 1, "a loaded version never changes");
+    }
+
+    #[test]
+    fn hsts_values() {
+        assert_eq!(
+            hsts_value(&Hsts::default()),
+            "max-age=31536000; includeSubDomains"
+        );
+        let all = Hsts {
+            max_age_seconds: 5,
+            include_subdomains: true,
+            preload: true,
+        };
+        assert_eq!(hsts_value(&all), "max-age=5; includeSubDomains; preload");
+        let bare = Hsts {
+            max_age_seconds: 0,
+            include_subdomains: false,
+            preload: false,
+        };
+        assert_eq!(hsts_value(&bare), "max-age=0");
     }
 
     #[test]

@@ -96,6 +96,16 @@ pub fn requested_upgrade(headers: &HeaderMap) -> Option<HeaderValue> {
     asks.then(|| upgrade.clone())
 }
 
+/// True when `TE` lists `trailers` (the client accepts trailer fields).
+pub fn accepts_trailers(headers: &HeaderMap) -> bool {
+    headers.get_all(TE).iter().any(|value| {
+        value.as_bytes().split(|&b| b == b',').any(|token| {
+            let name = token.split(|&b| b == b';').next().unwrap_or_default();
+            name.trim_ascii().eq_ignore_ascii_case(b"trailers")
+        })
+    })
+}
+
 /// Puts `Connection: upgrade` and `Upgrade` back after [`strip_hop_by_hop`].
 pub fn restore_upgrade(headers: &mut HeaderMap, upgrade: HeaderValue) {
     headers.insert(CONNECTION, HeaderValue::from_static("upgrade"));
@@ -188,6 +198,16 @@ fn new_request_id() -> HeaderValue {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn trailers_in_te() {
+        let mut headers = HeaderMap::new();
+        assert!(!accepts_trailers(&headers));
+        headers.insert(TE, HeaderValue::from_static("gzip, Trailers;q=1"));
+        assert!(accepts_trailers(&headers));
+        headers.insert(TE, HeaderValue::from_static("gzip"));
+        assert!(!accepts_trailers(&headers));
+    }
 
     fn map(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
         let mut headers = HeaderMap::new();

@@ -1,10 +1,10 @@
 //! wicket's data plane: the routing table model, its matcher, and the HTTP reverse proxy.
 //!
 //! ```text
-//! RouteTable ──► TableHandle::publish() ──► Active { table, matcher, compiled routes }   (one ArcSwap)
-//!                                                   │ load() once per request
-//! listener ──► server (hyper-util auto) ──► service: authority → normalize → matcher → rewrite
-//!                                                   → balance → upstream pool → response
+//! RouteTable ──► TableHandle::publish() ──► Active { table, matcher, compiled routes, SNI index }
+//!                                                   │ load() once per request / per handshake
+//! listener ──► [tls: SNI → certificate] ──► server (hyper-util auto) ──► service: authority
+//!   → normalize → matcher → https redirect / rewrite → balance → upstream (h1/h2, TCP/TLS)
 //! ```
 //!
 //! This crate knows nothing of Kubernetes; `controller` adapts Ingress objects to [`table`].
@@ -21,6 +21,7 @@ pub mod rewrite;
 pub mod server;
 pub mod service;
 pub mod table;
+pub mod tls;
 pub mod upstream;
 
 pub use error::ProxyError;

@@ -1,8 +1,10 @@
-//! The HTTP listener: accept loop, per-connection HTTP/1.1 + h2c service, graceful drain.
+//! The HTTP and HTTPS listeners: accept loop, TLS handshake, per-connection HTTP/1.1 + h2c service, graceful drain.
 //!
 //! ```text
-//! TcpListener ─accept─► ConnInfo { peer, local, tls } ─► serve_connection(io)   (io: any AsyncRead+AsyncWrite;
-//!                                                          a TLS acceptor wraps the stream here later)
+//! TcpListener ─accept─► ConnInfo { peer, local, tls } ─► serve_connection(io)
+//!   HTTPS: TLS handshake (≤ header_read_timeout; SNI picks the certificate)
+//!          ─► HTTP/2 or HTTP/1.1 by the connection preface, which agrees with the ALPN
+//!             protocol a client negotiated (h2 clients open with the HTTP/2 preface)
 //! ```
 
 use std::future::Future;
@@ -16,13 +18,15 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
+use tokio_rustls::TlsAcceptor;
 use tracing::Instrument;
 
 use crate::config::ProxyConfig;
 use crate::handle::TableHandle;
 use crate::headers::Forwarded;
 use crate::service::{self, ConnContext};
+use crate::tls;
 
 /// hyper's smallest allowed HTTP/1 read buffer.
 const MIN_HEADER_BUFFER: usize = 8 * 1024;
@@ -47,6 +51,108 @@ pub async fn serve_http(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let builder = Arc::new(connection_builder(&config));
+    accept_loop(
+        listener,
+        handle,
+        config,
+        shutdown,
+        false,
+        move |stream, info, conn| {
+            serve_connection(
+                stream,
+                info,
+                builder.clone(),
+                conn.handle,
+                conn.config,
+                conn.watcher,
+            );
+        },
+    )
+    .await
+}
+
+/// Serves HTTPS on `listener` until `shutdown` completes, like [`serve_http`]. The
+/// certificate of each handshake comes from the table being served (SNI); HTTP/2 or
+/// HTTP/1.1 follows the negotiated ALPN protocol.
+pub async fn serve_https(
+    listener: TcpListener,
+    handle: Arc<TableHandle>,
+    config: Arc<ProxyConfig>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let tls = tls::server_config(handle.clone()).map_err(std::io::Error::other)?;
+    serve_https_with(listener, handle, config, tls, shutdown).await
+}
+
+/// [`serve_https`] with a caller-built rustls configuration.
+pub async fn serve_https_with(
+    listener: TcpListener,
+    handle: Arc<TableHandle>,
+    config: Arc<ProxyConfig>,
+    tls: Arc<rustls::ServerConfig>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let builder = Arc::new(connection_builder(&config));
+    let acceptor = TlsAcceptor::from(tls);
+    accept_loop(
+        listener,
+        handle,
+        config,
+        shutdown,
+        true,
+        move |stream, info, conn| {
+            let acceptor = acceptor.clone();
+            let builder = builder.clone();
+            let span = tracing::debug_span!("tls", peer = %info.peer);
+            tokio::spawn(
+                async move {
+                    let timeout = conn.config.header_read_timeout;
+                    let stream = match tokio::time::timeout(timeout, acceptor.accept(stream)).await
+                    {
+                        Ok(Ok(stream)) => stream,
+                        Ok(Err(err)) => {
+                            tracing::debug!(error = %err, "TLS handshake failed");
+                            return;
+                        }
+                        Err(_) => {
+                            tracing::debug!("TLS handshake timed out");
+                            return;
+                        }
+                    };
+                    tracing::trace!(alpn = ?stream.get_ref().1.alpn_protocol(), "TLS established");
+                    serve_connection(
+                        stream,
+                        info,
+                        builder,
+                        conn.handle,
+                        conn.config,
+                        conn.watcher,
+                    );
+                }
+                .instrument(span),
+            );
+        },
+    )
+    .await
+}
+
+/// What an accepted connection is served with.
+struct Accepted {
+    handle: Arc<TableHandle>,
+    config: Arc<ProxyConfig>,
+    watcher: Watcher,
+}
+
+/// Accepts on `listener` and hands each connection to `serve` until `shutdown`; then
+/// stops accepting and waits for the connections to finish.
+async fn accept_loop(
+    listener: TcpListener,
+    handle: Arc<TableHandle>,
+    config: Arc<ProxyConfig>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    tls: bool,
+    serve: impl Fn(TcpStream, ConnInfo, Accepted),
+) -> std::io::Result<()> {
     let graceful = GracefulShutdown::new();
     let sweeper = tokio::spawn(sweep_idle(handle.clone(), config.upstream_idle_timeout));
     let _stop_sweeper = AbortOnDrop(sweeper);
@@ -75,19 +181,13 @@ pub async fn serve_http(
                 continue;
             }
         };
-        let info = ConnInfo {
-            peer,
-            local,
-            tls: false,
+        let info = ConnInfo { peer, local, tls };
+        let accepted = Accepted {
+            handle: handle.clone(),
+            config: config.clone(),
+            watcher: graceful.watcher(),
         };
-        serve_connection(
-            stream,
-            info,
-            builder.clone(),
-            handle.clone(),
-            config.clone(),
-            graceful.watcher(),
-        );
+        serve(stream, info, accepted);
     }
     drop(listener);
     graceful.shutdown().await;
@@ -110,8 +210,8 @@ pub fn connection_builder(config: &ProxyConfig) -> auto::Builder<TokioExecutor> 
     builder
 }
 
-/// Serves one accepted connection on its own task. `io` is the raw TCP stream today; a
-/// TLS acceptor hands its decrypted stream here the same way.
+/// Serves one accepted connection on its own task. `io` is the raw TCP stream or the
+/// decrypted TLS stream.
 pub fn serve_connection<I>(
     io: I,
     info: ConnInfo,
@@ -128,6 +228,7 @@ pub fn serve_connection<I>(
         config,
         forwarded: Forwarded::new(info.peer, info.local, info.tls),
         scheme: if info.tls { "https" } else { "http" },
+        tls: info.tls,
     });
     let service = service_fn(move |req: hyper::Request<Incoming>| {
         let ctx = ctx.clone();

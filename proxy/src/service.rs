@@ -7,7 +7,10 @@ use std::borrow::Cow;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http::header::{CONTENT_LENGTH, HOST, HeaderValue, LOCATION, TRANSFER_ENCODING, UPGRADE};
+use http::header::{
+    CONTENT_LENGTH, HOST, HeaderValue, LOCATION, STRICT_TRANSPORT_SECURITY, TE, TRANSFER_ENCODING,
+    UPGRADE,
+};
 use http::uri::PathAndQuery;
 use http::{Request, Response, StatusCode, Uri, Version};
 use hyper::body::Incoming;
@@ -31,7 +34,12 @@ pub struct ConnContext {
     pub forwarded: Forwarded,
     /// `http` or `https`, for redirects.
     pub scheme: &'static str,
+    /// True when the connection arrived over TLS.
+    pub tls: bool,
 }
+
+/// Paths never redirected to HTTPS, so that HTTP-01 challenges reach the ACME client.
+const ACME_CHALLENGE_PREFIX: &str = "/.well-known/acme-challenge/";
 
 /// Serves one request; never fails (errors become short plain-text responses).
 pub async fn serve(ctx: &ConnContext, mut req: Request<Incoming>) -> Response<ProxyBody> {
@@ -60,15 +68,44 @@ struct Routed<'a> {
     host_from_uri: bool,
     /// True when the normalised path is exactly `/`.
     is_root: bool,
+    /// `308` target when a plain-HTTP request must move to HTTPS.
+    https_redirect: Option<HeaderValue>,
 }
 
 async fn proxy(
     ctx: &ConnContext,
-    mut req: Request<Incoming>,
+    req: Request<Incoming>,
 ) -> Result<Response<ProxyBody>, ProxyError> {
     check_framing(&req)?;
     let active = ctx.handle.load();
-    let routed = route(&active, &req)?;
+    let routed = route(ctx, &active, &req)?;
+    let hsts = match ctx.tls {
+        true => routed.entry.hsts.clone(),
+        false => None,
+    };
+    let result = forward(ctx, routed, req).await;
+    let Some(hsts) = hsts else {
+        return result;
+    };
+    let mut response = result.unwrap_or_else(|err| {
+        tracing::debug!(error = %err, "request failed");
+        err.into_response(None)
+    });
+    response
+        .headers_mut()
+        .insert(STRICT_TRANSPORT_SECURITY, hsts);
+    Ok(response)
+}
+
+/// Sends a routed request upstream (or answers it with a redirect).
+async fn forward(
+    ctx: &ConnContext,
+    routed: Routed<'_>,
+    mut req: Request<Incoming>,
+) -> Result<Response<ProxyBody>, ProxyError> {
+    if let Some(location) = routed.https_redirect {
+        return Ok(redirect(StatusCode::PERMANENT_REDIRECT, location));
+    }
     if routed.is_root
         && let Some(redirect) = app_root_redirect(ctx, routed.entry, routed.client_host.as_ref())?
     {
@@ -94,7 +131,14 @@ async fn proxy(
         parts.uri = uri;
     }
     parts.version = Version::HTTP_11;
+    let te_trailers = upstream.is_http2() && headers::accepts_trailers(&parts.headers);
     headers::strip_hop_by_hop(&mut parts.headers);
+    if te_trailers {
+        // gRPC needs `te: trailers` end to end; HTTP/2 allows exactly this TE value.
+        parts
+            .headers
+            .insert(TE, HeaderValue::from_static("trailers"));
+    }
     if routed.host_from_uri
         && let Some(host) = &routed.client_host
     {
@@ -146,6 +190,7 @@ fn check_framing<B>(req: &Request<B>) -> Result<(), ProxyError> {
 }
 
 fn route<'a, B>(
+    ctx: &ConnContext,
     active: &'a crate::handle::Active,
     req: &Request<B>,
 ) -> Result<Routed<'a>, ProxyError> {
@@ -158,6 +203,15 @@ fn route<'a, B>(
         .ok_or(ProxyError::NoRoute)?;
 
     let is_root = path == "/";
+    let https_redirect = if !ctx.tls
+        && entry.https_redirect
+        && !path.starts_with(ACME_CHALLENGE_PREFIX)
+        && !host.is_empty()
+    {
+        Some(https_location(&host, req.uri(), https_port(&ctx.config))?)
+    } else {
+        None
+    };
     let query = req.uri().query();
     let rewritten = entry
         .rewrite
@@ -191,7 +245,32 @@ fn route<'a, B>(
         client_host,
         host_from_uri,
         is_root,
+        https_redirect,
     })
+}
+
+/// The HTTPS port to name in redirects: none for 443 or when not configured.
+fn https_port(config: &ProxyConfig) -> Option<u16> {
+    config.https_port_for_redirects
+}
+
+/// `https://<host>[:port]<path>?<query>` for the request as the client sent it.
+fn https_location(host: &str, uri: &Uri, port: Option<u16>) -> Result<HeaderValue, ProxyError> {
+    let path = uri.path_and_query().map_or("/", PathAndQuery::as_str);
+    let location = match port {
+        Some(port) if port != 443 => format!("https://{host}:{port}{path}"),
+        _ => format!("https://{host}{path}"),
+    };
+    HeaderValue::try_from(location)
+        .map_err(|_| ProxyError::Internal("the HTTPS location is not a valid header"))
+}
+
+/// An empty-bodied redirect to `location`.
+fn redirect(status: StatusCode, location: HeaderValue) -> Response<ProxyBody> {
+    let mut response = Response::new(ProxyBody::empty());
+    *response.status_mut() = status;
+    response.headers_mut().insert(LOCATION, location);
+    response
 }
 
 /// `path` plus the original query, as an origin-form URI.
@@ -221,10 +300,7 @@ fn app_root_redirect(
     let location = format!("{}://{}{}", ctx.scheme, host, app_root);
     let location = HeaderValue::try_from(location)
         .map_err(|_| ProxyError::Internal("the app-root location is not a valid header"))?;
-    let mut response = Response::new(ProxyBody::empty());
-    *response.status_mut() = StatusCode::FOUND;
-    response.headers_mut().insert(LOCATION, location);
-    Ok(Some(response))
+    Ok(Some(redirect(StatusCode::FOUND, location)))
 }
 
 /// Copies bytes both ways between an upgraded client and upstream connection.
@@ -246,6 +322,29 @@ async fn splice(client: hyper::upgrade::OnUpgrade, upstream: hyper::upgrade::OnU
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn https_locations() {
+        let uri = Uri::from_static("/a/b?x=1");
+        let at = |port| https_location("h.example", &uri, port).ok();
+        assert_eq!(
+            at(None),
+            Some(HeaderValue::from_static("https://h.example/a/b?x=1"))
+        );
+        assert_eq!(
+            at(Some(443)),
+            Some(HeaderValue::from_static("https://h.example/a/b?x=1"))
+        );
+        assert_eq!(
+            at(Some(8443)),
+            Some(HeaderValue::from_static("https://h.example:8443/a/b?x=1"))
+        );
+        let absolute = Uri::from_static("http://h.example:8080");
+        assert_eq!(
+            https_location("h.example", &absolute, None).ok(),
+            Some(HeaderValue::from_static("https://h.example/"))
+        );
+    }
 
     #[test]
     fn framing_rules() {

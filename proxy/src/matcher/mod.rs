@@ -59,6 +59,30 @@ pub enum TableError {
     },
     #[error("host {host} appears in more than one virtual host; only the first is served")]
     DuplicateHost { host: String },
+    /// A TLS certificate that cannot be served; `hosts` (none for the default
+    /// certificate) get the default certificate instead.
+    #[error("certificate {source_key} is unusable ({reason}); {}", fallback(hosts))]
+    InvalidCertificate {
+        source_key: String,
+        hosts: Vec<String>,
+        reason: String,
+    },
+    /// A backend's upstream TLS settings cannot be used; its requests get 503.
+    #[error("upstream TLS settings of {backend} are unusable: {reason}")]
+    InvalidUpstreamTls { backend: String, reason: String },
+}
+
+fn fallback(hosts: &[String]) -> String {
+    if hosts.is_empty() {
+        "the self-signed certificate is served instead".to_owned()
+    } else {
+        format!("{} get the default certificate", hosts.join(", "))
+    }
+}
+
+/// A host pattern as written in an Ingress (`*.foo.com`), for messages.
+pub(crate) fn display_host(pattern: &crate::table::HostPattern) -> String {
+    host::display(pattern)
 }
 
 /// Compiled matcher for one table version.

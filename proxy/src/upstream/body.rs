@@ -10,12 +10,13 @@ use http_body::{Body, Frame, SizeHint};
 use http_body_util::Full;
 use hyper::body::Incoming;
 
-use super::pool::{EndpointPool, Sender};
+use super::pool::{EndpointPool, HostTag, Sender};
 
 /// The connection an upstream body came from, handed back when the body is complete.
 pub(crate) struct Lease {
     pub(crate) pool: Arc<EndpointPool>,
     pub(crate) sender: Sender,
+    pub(crate) host: HostTag,
     pub(crate) max_idle: usize,
 }
 
@@ -38,7 +39,7 @@ impl UpstreamBody {
 
     fn release(&mut self) {
         if let Some(lease) = self.lease.take() {
-            lease.pool.put(lease.sender, lease.max_idle);
+            lease.pool.put(lease.sender, lease.host, lease.max_idle);
         }
     }
 }

@@ -1,20 +1,25 @@
 //! Sending requests to a backend's endpoints: balancing, connect retries, pooled
-//! HTTP/1.1 connections and timeouts.
+//! HTTP/1.1 connections, shared HTTP/2 connections, TLS and timeouts.
 //!
 //! ```text
-//! Upstream { balancer, endpoints: [EndpointPool] } ──send()──► take idle sender or connect
-//!   connect failed ─► next endpoint (≤ max_tries)      idle sender died ─► retry same endpoint
-//!   response head ─► UpstreamBody (returns the sender to its pool at end of stream)
+//! Upstream { balancer, endpoints: [EndpointPool] } ──send()──► by the pool's transport:
+//!   HTTP/1.1 (TCP or TLS): take idle sender or connect; idle sender died ─► retry same endpoint
+//!   HTTP/2 (h2c or TLS+h2): the endpoint's shared connection (opened on first use)
+//!   connect failed ─► next endpoint (≤ max_tries)
+//!   response head ─► UpstreamBody (returns an HTTP/1.1 sender to its pool at end of stream)
 //! ```
 
 mod body;
 mod connect;
 mod pool;
+mod transport;
 
 use std::io;
 use std::sync::Arc;
 
-use http::{Request, Response};
+use http::header::HOST;
+use http::uri::{Authority, PathAndQuery, Uri};
+use http::{Request, Response, Version};
 use hyper::body::Incoming;
 
 pub use body::{ProxyBody, UpstreamBody};
@@ -25,6 +30,7 @@ use crate::balance::RoundRobin;
 use crate::config::ProxyConfig;
 use crate::error::ProxyError;
 use body::Lease;
+use pool::HostTag;
 
 /// A backend resolved for one table version: its balancer and endpoint pools.
 #[derive(Debug)]
@@ -60,6 +66,13 @@ impl Upstream {
     /// The endpoint pools, in table order.
     pub fn endpoints(&self) -> &[Arc<EndpointPool>] {
         &self.endpoints
+    }
+
+    /// True when the endpoints speak HTTP/2 (`GRPC`, `GRPCS`).
+    pub fn is_http2(&self) -> bool {
+        self.endpoints
+            .first()
+            .is_some_and(|pool| pool.transport().is_http2())
     }
 
     /// Sends `req` to the next endpoint, trying further endpoints while connecting fails.
@@ -98,25 +111,53 @@ impl Upstream {
     }
 }
 
-/// Sends `req` on an idle connection to `pool`'s endpoint, or on a new one.
+/// Sends `req` to `pool`'s endpoint with the pool's transport.
 async fn send_to(
+    pool: &Arc<EndpointPool>,
+    req: Request<Incoming>,
+    config: &ProxyConfig,
+    mode: Mode,
+) -> Result<Response<UpstreamBody>, Attempt> {
+    let host = match pool.transport().per_host() {
+        true => request_host(&req),
+        false => None,
+    };
+    if pool.transport().is_http2() {
+        send_http2(pool, req, config, host).await
+    } else {
+        send_http1(pool, req, config, mode, host).await
+    }
+}
+
+/// Sends `req` on an idle HTTP/1.1 connection to `pool`'s endpoint, or on a new one.
+async fn send_http1(
     pool: &Arc<EndpointPool>,
     mut req: Request<Incoming>,
     config: &ProxyConfig,
     mode: Mode,
+    host: HostTag,
 ) -> Result<Response<UpstreamBody>, Attempt> {
     loop {
         let idle = match mode {
-            Mode::Pooled => pool.take(),
+            Mode::Pooled => pool.take(&host),
             Mode::Upgrade => None,
         };
         let fresh = idle.is_none();
         let mut sender = match idle {
             Some(sender) => sender,
-            None => match connect::connect(pool.addr(), config.connect_timeout, mode).await {
-                Ok(sender) => sender,
-                Err(err) => return Err(Attempt::ConnectFailed(err, req)),
-            },
+            None => {
+                let connected = connect::connect_http1(
+                    pool.addr(),
+                    pool.transport(),
+                    host.as_deref(),
+                    config.connect_timeout,
+                    mode,
+                );
+                match connected.await {
+                    Ok(sender) => sender,
+                    Err(err) => return Err(Attempt::ConnectFailed(err, req)),
+                }
+            }
         };
         if let Err(err) = sender.ready().await {
             if fresh {
@@ -132,6 +173,7 @@ async fn send_to(
                     Mode::Pooled => Some(Lease {
                         pool: pool.clone(),
                         sender,
+                        host,
                         max_idle: config.max_idle_per_endpoint,
                     }),
                     Mode::Upgrade => None,
@@ -150,5 +192,111 @@ async fn send_to(
                 None => return Err(Attempt::Failed(ProxyError::Upstream(err.into_error()))),
             },
         }
+    }
+}
+
+/// Sends `req` on the endpoint's shared HTTP/2 connection. Trailers pass both ways.
+async fn send_http2(
+    pool: &Arc<EndpointPool>,
+    req: Request<Incoming>,
+    config: &ProxyConfig,
+    host: HostTag,
+) -> Result<Response<UpstreamBody>, Attempt> {
+    let mut req = http2_request(req, pool.transport().scheme());
+    loop {
+        let (mut sender, fresh) = match pool.http2(&host, config.connect_timeout).await {
+            Ok(shared) => shared,
+            Err(err) => return Err(Attempt::ConnectFailed(err, req)),
+        };
+        if let Err(err) = sender.ready().await {
+            if fresh {
+                return Err(Attempt::ConnectFailed(io::Error::other(err), req));
+            }
+            continue;
+        }
+        let sent = tokio::time::timeout(config.response_timeout, sender.try_send_request(req));
+        match sent.await {
+            Err(_elapsed) => return Err(Attempt::Failed(ProxyError::UpstreamTimeout)),
+            Ok(Ok(response)) => return Ok(response.map(|body| UpstreamBody::new(body, None))),
+            Ok(Err(mut err)) => match err.take_message() {
+                Some(back) if !fresh => req = back,
+                Some(back) => {
+                    return Err(Attempt::ConnectFailed(
+                        io::Error::other(err.into_error()),
+                        back,
+                    ));
+                }
+                None => return Err(Attempt::Failed(ProxyError::Upstream(err.into_error()))),
+            },
+        }
+    }
+}
+
+/// An HTTP/2 request: version 2 and an absolute URI carrying `:scheme` and `:authority`
+/// (from `Host`, which is then dropped as `:authority` replaces it).
+fn http2_request(req: Request<Incoming>, scheme: http::uri::Scheme) -> Request<Incoming> {
+    let (mut parts, body) = req.into_parts();
+    parts.version = Version::HTTP_2;
+    let authority = parts
+        .headers
+        .get(HOST)
+        .and_then(|host| Authority::try_from(host.as_bytes()).ok());
+    if let Some(authority) = authority {
+        let path = parts
+            .uri
+            .path_and_query()
+            .cloned()
+            .unwrap_or_else(|| PathAndQuery::from_static("/"));
+        let uri = Uri::builder()
+            .scheme(scheme)
+            .authority(authority)
+            .path_and_query(path)
+            .build();
+        if let Ok(uri) = uri {
+            parts.uri = uri;
+            parts.headers.remove(HOST);
+        }
+    }
+    Request::from_parts(parts, body)
+}
+
+/// The request's host without port, lower-case: the TLS name of per-host connections.
+fn request_host<B>(req: &Request<B>) -> HostTag {
+    let host = req.headers().get(HOST)?.to_str().ok()?;
+    let name = match host.strip_prefix('[') {
+        Some(bracketed) => bracketed.split(']').next()?,
+        None => host.rsplit_once(':').map_or(host, |(name, _port)| name),
+    };
+    let name = name.strip_suffix('.').unwrap_or(name);
+    (!name.is_empty()).then(|| Arc::from(name.to_ascii_lowercase()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_host(host: &str) -> Request<()> {
+        Request::builder()
+            .header(HOST, host)
+            .body(())
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn request_host_drops_port_brackets_and_case() {
+        assert_eq!(
+            request_host(&with_host("Foo.Example:8443")).as_deref(),
+            Some("foo.example")
+        );
+        assert_eq!(
+            request_host(&with_host("foo.example.")).as_deref(),
+            Some("foo.example")
+        );
+        assert_eq!(
+            request_host(&with_host("[::1]:443")).as_deref(),
+            Some("::1")
+        );
+        assert_eq!(request_host(&with_host("")), None);
+        assert_eq!(request_host(&Request::new(())), None);
     }
 }
