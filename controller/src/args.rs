@@ -1,11 +1,25 @@
 //! The command line: `wicket serve | echo | demo`, every flag with an `WICKET_*` environment fallback.
 
-use std::{ffi::OsString, fmt, net::SocketAddr, path::PathBuf, str::FromStr, time::Duration};
+use std::{
+    ffi::OsString,
+    fmt,
+    net::{IpAddr, SocketAddr},
+    path::PathBuf,
+    str::FromStr,
+    time::Duration,
+};
 
-use clap::{Args, Parser, Subcommand, error::ErrorKind};
-use proxy::config::ProxyConfig;
+use clap::{ArgAction, Args, Parser, Subcommand, error::ErrorKind};
+use proxy::{config::ProxyConfig, table::Hsts};
 
-use crate::{error::ControllerError, logging::LogFormat, translate::TranslateConfig};
+use crate::{
+    error::ControllerError,
+    logging::LogFormat,
+    translate::{
+        TranslateConfig,
+        tls::{SecretRef, TlsSettings},
+    },
+};
 
 /// wicket: a Kubernetes Ingress controller and HTTP reverse proxy in one binary.
 #[derive(Debug, Parser)]
@@ -31,12 +45,12 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the controller and the proxy.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Run a backend that answers every request with a JSON description of it.
     Echo(EchoArgs),
     /// Run the quickstart: echo backends for the loopback endpoints of a manifests
     /// directory, plus `serve --manifests` on it.
-    Demo(DemoArgs),
+    Demo(Box<DemoArgs>),
 }
 
 #[derive(Debug, Args)]
@@ -53,6 +67,14 @@ pub struct ServeArgs {
         default_value = "0.0.0.0:8080"
     )]
     pub http_addr: SocketAddr,
+    /// Address of the HTTPS listener (certificates chosen by SNI).
+    #[arg(
+        long,
+        value_name = "ADDR",
+        env = "WICKET_HTTPS_ADDR",
+        default_value = "0.0.0.0:8443"
+    )]
+    pub https_addr: SocketAddr,
     /// Address of the admin listener (/healthz, /readyz).
     #[arg(
         long,
@@ -72,7 +94,124 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub class: ClassArgs,
     #[command(flatten)]
+    pub tls: TlsArgs,
+    #[command(flatten)]
     pub proxy: ProxyArgs,
+    #[command(flatten)]
+    pub kube: KubeArgs,
+}
+
+/// The Kubernetes API source, status publishing and leader election (without `--manifests`).
+#[derive(Debug, Args)]
+pub struct KubeArgs {
+    /// Kubeconfig file(s) to use (a `:`-separated list is merged). Without it: in-cluster
+    /// configuration, else `~/.kube/config`.
+    #[arg(long, value_name = "PATH", env = "KUBECONFIG")]
+    pub kubeconfig: Option<OsString>,
+    /// Watch Ingresses, Services, EndpointSlices and Secrets in this namespace only
+    /// (IngressClasses are cluster-scoped and always watched cluster-wide).
+    #[arg(long, value_name = "NS", env = "WICKET_WATCH_NAMESPACE")]
+    pub watch_namespace: Option<String>,
+    /// Copy this Service's `status.loadBalancer.ingress` into every owned Ingress's status.
+    #[arg(long, value_name = "NS/NAME", env = "WICKET_PUBLISH_SERVICE",
+          value_parser = parse_namespaced_name)]
+    pub publish_service: Option<NamespacedName>,
+    /// Write these addresses into owned Ingresses' status instead (IPs become `ip`, names
+    /// become `hostname`); overrides --publish-service.
+    #[arg(long, value_name = "ADDR[,ADDR]", env = "WICKET_PUBLISH_STATUS_ADDRESS",
+          value_delimiter = ',', value_parser = parse_status_address)]
+    pub publish_status_address: Vec<StatusAddress>,
+    /// Name of the coordination.k8s.io/v1 Lease whose holder writes status and Events.
+    #[arg(
+        long,
+        value_name = "NAME",
+        env = "WICKET_ELECTION_ID",
+        default_value = "wicket-leader"
+    )]
+    pub election_id: String,
+    /// Namespace of the election Lease [default: $POD_NAMESPACE, else `wicket`].
+    #[arg(long, value_name = "NS", env = "WICKET_ELECTION_NAMESPACE")]
+    pub election_namespace: Option<String>,
+    /// This replica's name in the Lease [default: hostname plus a random suffix].
+    #[arg(long, value_name = "NAME", env = "POD_NAME")]
+    pub election_identity: Option<String>,
+    /// A Lease not renewed for this long may be taken over by another replica.
+    #[arg(
+        long,
+        value_name = "DURATION",
+        env = "WICKET_LEASE_DURATION",
+        default_value = "15s"
+    )]
+    pub lease_duration: HumanDuration,
+    /// How often the leader renews its Lease (and others retry); shorter than --lease-duration.
+    #[arg(
+        long,
+        value_name = "DURATION",
+        env = "WICKET_RENEW_PERIOD",
+        default_value = "2s"
+    )]
+    pub renew_period: HumanDuration,
+}
+
+/// `namespace/name` of an object.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct NamespacedName {
+    pub namespace: String,
+    pub name: String,
+}
+
+impl fmt::Display for NamespacedName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.namespace, self.name)
+    }
+}
+
+fn parse_namespaced_name(s: &str) -> Result<NamespacedName, String> {
+    match s.trim().split_once('/') {
+        Some((namespace, name))
+            if is_dns_name(namespace) && is_dns_name(name) && !name.contains('.') =>
+        {
+            Ok(NamespacedName {
+                namespace: namespace.to_owned(),
+                name: name.to_owned(),
+            })
+        }
+        _ => Err(format!("'{s}' is not NAMESPACE/NAME")),
+    }
+}
+
+/// One address for Ingress status: an IP or a DNS name.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum StatusAddress {
+    Ip(IpAddr),
+    Hostname(String),
+}
+
+fn parse_status_address(s: &str) -> Result<StatusAddress, String> {
+    let s = s.trim();
+    if let Ok(ip) = s.parse::<IpAddr>() {
+        return Ok(StatusAddress::Ip(ip));
+    }
+    if is_dns_name(s) {
+        return Ok(StatusAddress::Hostname(s.to_ascii_lowercase()));
+    }
+    Err(format!("'{s}' is neither an IP address nor a DNS name"))
+}
+
+/// A DNS-1123 subdomain (lowercase letters, digits, `-` and `.`, at most 253 characters);
+/// upper case is accepted and means the same.
+fn is_dns_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 253
+        && s.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+        })
 }
 
 /// Which Ingresses are ours.
@@ -100,12 +239,67 @@ pub struct ClassArgs {
 }
 
 impl ClassArgs {
-    pub fn translate_config(&self) -> TranslateConfig {
+    /// The translate settings of these flags and of the TLS flags.
+    pub fn translate_config(&self, tls: &TlsArgs) -> TranslateConfig {
         TranslateConfig {
             ingress_class: self.ingress_class.clone(),
             controller_name: self.controller_name.clone(),
             watch_ingress_without_class: self.watch_ingress_without_class,
+            tls: tls.settings(),
         }
+    }
+}
+
+/// The default certificate and the HSTS defaults.
+#[derive(Debug, Args)]
+pub struct TlsArgs {
+    /// The certificate for handshakes whose SNI names no Ingress TLS host, or that send
+    /// none: a `kubernetes.io/tls` Secret. Without it, or while it is missing or unusable,
+    /// a self-signed certificate made at start.
+    #[arg(long, value_name = "NS/NAME", env = "WICKET_DEFAULT_SSL_CERTIFICATE",
+          value_parser = parse_secret_ref)]
+    pub default_ssl_certificate: Option<SecretRef>,
+    /// Send `Strict-Transport-Security` on HTTPS responses for hosts with TLS (an Ingress
+    /// can turn it off with `wicket.dev/hsts: "false"`).
+    #[arg(long, value_name = "BOOL", env = "WICKET_HSTS", default_value_t = true,
+          action = ArgAction::Set)]
+    pub hsts: bool,
+    /// HSTS `max-age` in seconds.
+    #[arg(long, value_name = "SECONDS", env = "WICKET_HSTS_MAX_AGE",
+          default_value_t = Hsts::default().max_age_seconds)]
+    pub hsts_max_age: u64,
+    /// Add `includeSubDomains` to HSTS.
+    #[arg(long, value_name = "BOOL", env = "WICKET_HSTS_INCLUDE_SUBDOMAINS",
+          default_value_t = Hsts::default().include_subdomains, action = ArgAction::Set)]
+    pub hsts_include_subdomains: bool,
+    /// Add `preload` to HSTS.
+    #[arg(long, value_name = "BOOL", env = "WICKET_HSTS_PRELOAD",
+          default_value_t = Hsts::default().preload, action = ArgAction::Set)]
+    pub hsts_preload: bool,
+}
+
+impl TlsArgs {
+    pub fn settings(&self) -> TlsSettings {
+        TlsSettings {
+            hsts: self.hsts.then_some(Hsts {
+                max_age_seconds: self.hsts_max_age,
+                include_subdomains: self.hsts_include_subdomains,
+                preload: self.hsts_preload,
+            }),
+            default_ssl_certificate: self.default_ssl_certificate.clone(),
+        }
+    }
+}
+
+/// `namespace/name` of a Secret: a DNS label, then a DNS subdomain.
+fn parse_secret_ref(s: &str) -> Result<SecretRef, String> {
+    match s.trim().split_once('/') {
+        Some((namespace, name))
+            if is_dns_name(namespace) && !namespace.contains('.') && is_dns_name(name) =>
+        {
+            Ok(SecretRef::new(namespace, name))
+        }
+        _ => Err(format!("'{s}' is not NAMESPACE/NAME")),
     }
 }
 
@@ -153,6 +347,7 @@ impl ProxyArgs {
             upstream_idle_timeout: self.upstream_idle_timeout.0,
             max_idle_per_endpoint: self.max_idle_per_endpoint,
             max_tries: self.max_tries,
+            ..ProxyConfig::default()
         }
     }
 }
@@ -180,11 +375,16 @@ pub struct DemoArgs {
     /// Address of the plain HTTP listener.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
     pub http_addr: SocketAddr,
+    /// Address of the HTTPS listener.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8443")]
+    pub https_addr: SocketAddr,
     /// Address of the admin listener (/healthz, /readyz).
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:10254")]
     pub admin_addr: SocketAddr,
     #[command(flatten)]
     pub class: ClassArgs,
+    #[command(flatten)]
+    pub tls: TlsArgs,
     #[command(flatten)]
     pub proxy: ProxyArgs,
 }
@@ -330,20 +530,23 @@ mod tests {
         };
         assert_eq!(serve.manifests, Some(PathBuf::from("m")));
         assert_eq!(serve.http_addr, SocketAddr::from(([0, 0, 0, 0], 8080)));
+        assert_eq!(serve.https_addr, SocketAddr::from(([0, 0, 0, 0], 8443)));
         assert_eq!(serve.admin_addr, SocketAddr::from(([0, 0, 0, 0], 10254)));
         assert_eq!(serve.proxy.proxy_config(), ProxyConfig::default());
-        let t = serve.class.translate_config();
+        let t = serve.class.translate_config(&serve.tls);
         let d = TranslateConfig::default();
         assert_eq!(
             (
                 t.ingress_class,
                 t.controller_name,
-                t.watch_ingress_without_class
+                t.watch_ingress_without_class,
+                t.tls
             ),
             (
                 d.ingress_class,
                 d.controller_name,
-                d.watch_ingress_without_class
+                d.watch_ingress_without_class,
+                d.tls
             )
         );
         assert_eq!(cli.log_format, LogFormat::Text);
@@ -374,6 +577,131 @@ mod tests {
         assert_eq!(config.max_tries, 5);
         assert!(serve.class.watch_ingress_without_class);
         assert_eq!(cli.log_format, LogFormat::Json);
+    }
+
+    fn serve(args: &[&str]) -> ServeArgs {
+        let mut all = vec!["wicket", "serve"];
+        all.extend_from_slice(args);
+        match parse(all) {
+            Ok(Cli {
+                command: Command::Serve(serve),
+                ..
+            }) => *serve,
+            other => panic!("expected serve, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn kubernetes_flags_and_their_defaults() {
+        let s = serve(&[]);
+        assert_eq!(s.manifests, None);
+        assert_eq!(s.kube.election_id, "wicket-leader");
+        assert_eq!(
+            s.kube.lease_duration,
+            HumanDuration(Duration::from_secs(15))
+        );
+        assert_eq!(s.kube.renew_period, HumanDuration(Duration::from_secs(2)));
+        assert!(s.kube.publish_status_address.is_empty());
+
+        let s = serve(&[
+            "--kubeconfig",
+            "/tmp/kc",
+            "--watch-namespace",
+            "apps",
+            "--publish-service",
+            "wicket/wicket-lb",
+            "--election-id",
+            "edge",
+            "--election-namespace",
+            "infra",
+            "--lease-duration",
+            "30s",
+            "--renew-period",
+            "500ms",
+        ]);
+        assert_eq!(s.kube.kubeconfig, Some(OsString::from("/tmp/kc")));
+        assert_eq!(s.kube.watch_namespace.as_deref(), Some("apps"));
+        assert_eq!(
+            s.kube.publish_service,
+            Some(NamespacedName {
+                namespace: "wicket".to_owned(),
+                name: "wicket-lb".to_owned()
+            })
+        );
+        assert_eq!(s.kube.election_id, "edge");
+        assert_eq!(s.kube.election_namespace.as_deref(), Some("infra"));
+        assert_eq!(s.kube.lease_duration.0, Duration::from_secs(30));
+        assert_eq!(s.kube.renew_period.0, Duration::from_millis(500));
+    }
+
+    #[test]
+    fn tls_flags() {
+        let s = serve(&[
+            "--https-addr",
+            "127.0.0.1:0",
+            "--default-ssl-certificate",
+            "kube-system/wildcard.example.com",
+            "--hsts-max-age",
+            "600",
+            "--hsts-include-subdomains=false",
+            "--hsts-preload",
+            "true",
+        ]);
+        assert_eq!(s.https_addr, SocketAddr::from(([127, 0, 0, 1], 0)));
+        assert_eq!(
+            s.tls.settings(),
+            TlsSettings {
+                hsts: Some(Hsts {
+                    max_age_seconds: 600,
+                    include_subdomains: false,
+                    preload: true,
+                }),
+                default_ssl_certificate: Some(SecretRef::new(
+                    "kube-system",
+                    "wildcard.example.com"
+                )),
+            }
+        );
+        assert_eq!(serve(&["--hsts=false"]).tls.settings().hsts, None);
+        for bad in ["wildcard", "a.b/c", "ns/", "ns/a b"] {
+            let message = usage(&["wicket", "serve", "--default-ssl-certificate", bad]);
+            assert!(
+                message.contains("--default-ssl-certificate"),
+                "{bad}: {message}"
+            );
+        }
+        assert!(usage(&["wicket", "serve", "--hsts", "maybe"]).contains("--hsts"));
+    }
+
+    #[test]
+    fn status_addresses_are_ips_or_hostnames() {
+        let s = serve(&[
+            "--publish-status-address",
+            "10.0.0.1, LB.example.com,2001:db8::1",
+        ]);
+        assert_eq!(
+            s.kube.publish_status_address,
+            vec![
+                StatusAddress::Ip(IpAddr::from([10, 0, 0, 1])),
+                StatusAddress::Hostname("lb.example.com".to_owned()),
+                StatusAddress::Ip("2001:db8::1".parse().expect("ipv6")),
+            ]
+        );
+        for bad in ["not an address", "a..b", "x-.example.com", "1.2.3.4:80"] {
+            let message = usage(&["wicket", "serve", "--publish-status-address", bad]);
+            assert!(
+                message.contains("--publish-status-address"),
+                "{bad}: {message}"
+            );
+        }
+    }
+
+    #[test]
+    fn publish_service_needs_namespace_and_name() {
+        for bad in ["wicket", "/wicket", "wicket/", "a/b/c", "a/b.c"] {
+            let message = usage(&["wicket", "serve", "--publish-service", bad]);
+            assert!(message.contains("--publish-service"), "{bad}: {message}");
+        }
     }
 
     #[test]

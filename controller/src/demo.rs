@@ -10,6 +10,7 @@ use std::{
 };
 
 use k8s_openapi::api::{discovery::v1::EndpointSlice, networking::v1::Ingress};
+use proxy::config::ProxyConfig;
 use tokio::sync::watch;
 
 use crate::{
@@ -52,11 +53,16 @@ pub async fn run(
     }
 
     let options = ServeOptions {
-        manifests: args.manifests,
+        source: serve::SourceOptions::Manifests(args.manifests),
         http_addr: args.http_addr,
+        https_addr: args.https_addr,
         admin_addr: args.admin_addr,
-        translate: args.class.translate_config(),
-        proxy: args.proxy.proxy_config(),
+        translate: args.class.translate_config(&args.tls),
+        // Locally nothing maps 443 to the HTTPS listener: redirects name its port.
+        proxy: ProxyConfig {
+            https_port_for_redirects: Some(args.https_addr.port()).filter(|p| *p != 0),
+            ..args.proxy.proxy_config()
+        },
         shutdown_delay: Duration::ZERO,
     };
     let started = serve::start(options).await?;

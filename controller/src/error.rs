@@ -18,6 +18,9 @@ pub enum ControllerError {
         path: PathBuf,
         source: notify::Error,
     },
+    /// No usable Kubernetes client configuration (kubeconfig or in-cluster).
+    #[error("cannot load Kubernetes client configuration: {0}")]
+    KubeConfig(String),
     /// A listener could not bind its address.
     #[error("cannot listen on {addr} ({listener}): {source}")]
     Bind {
@@ -43,7 +46,10 @@ impl ControllerError {
     /// The process exit code: 2 for usage and configuration errors, 1 otherwise.
     pub fn exit_code(&self) -> u8 {
         match self {
-            Self::Usage(_) | Self::ManifestsDir { .. } | Self::Watch { .. } => 2,
+            Self::Usage(_)
+            | Self::ManifestsDir { .. }
+            | Self::Watch { .. }
+            | Self::KubeConfig(_) => 2,
             Self::Bind { .. } | Self::Serve { .. } | Self::Stopped(_) | Self::Runtime(_) => 1,
         }
     }

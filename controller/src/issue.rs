@@ -125,6 +125,13 @@ pub enum Reason {
     DuplicateDefaultBackend,
     /// The same (host, path, pathType) defined twice; the oldest wins.
     PathConflict,
+    /// A Secret named by an Ingress or a flag does not exist.
+    MissingSecret,
+    /// A Secret of the wrong type, without the expected keys, or whose certificate and
+    /// key the proxy cannot use.
+    InvalidSecret,
+    /// A TLS host bound to a certificate by an older Ingress; the oldest wins.
+    TlsHostConflict,
 }
 
 impl Reason {
@@ -149,6 +156,9 @@ impl Reason {
             Self::SnippetRefused => "SnippetRefused",
             Self::DuplicateDefaultBackend => "DuplicateDefaultBackend",
             Self::PathConflict => "PathConflict",
+            Self::MissingSecret => "MissingSecret",
+            Self::InvalidSecret => "InvalidSecret",
+            Self::TlsHostConflict => "TlsHostConflict",
         }
     }
 
@@ -173,7 +183,10 @@ impl Reason {
             | Self::SliceWithoutServiceLabel
             | Self::UnsupportedAnnotation
             | Self::DuplicateDefaultBackend
-            | Self::PathConflict => Severity::Warning,
+            | Self::PathConflict
+            | Self::MissingSecret
+            | Self::InvalidSecret
+            | Self::TlsHostConflict => Severity::Warning,
         }
     }
 }

@@ -6,7 +6,7 @@
 //!                      │
 //!                      └─ tls ──► Secret (kubernetes.io/tls)
 //!
-//!  source (--manifests DIR) ──► Snapshot ──► translate() ──► (RouteTable, Vec<Issue>) ──► TableHandle::publish()
+//!  source (--manifests DIR, or the Kubernetes API) ──► Snapshot ──► translate() ──► (RouteTable, Vec<Issue>) ──► TableHandle::publish()
 //! ```
 
 pub mod issue;
@@ -19,8 +19,11 @@ pub mod args;
 pub mod demo;
 pub mod echo;
 pub mod error;
+pub mod events;
+pub mod leader;
 pub mod listen;
 pub mod logging;
 pub mod reconcile;
 pub mod serve;
 pub mod source;
+pub mod status;

@@ -43,9 +43,10 @@ fn run(cli: Cli) -> Result<(), ControllerError> {
     let command = match cli.command {
         Command::Serve(serve) => Run::Serve(ServeOptions::from_args(&serve)?),
         Command::Echo(echo) => Run::Echo(echo),
-        Command::Demo(demo) => Run::Demo(demo),
+        Command::Demo(demo) => Run::Demo(*demo),
     };
     logging::init(&cli.log_level, cli.log_format)?;
+    proxy::tls::install_crypto_provider();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -3,19 +3,51 @@
 //! ```text
 //! Changes ──► Debounce (hold-off after the last change, capped after the first) ──► rebuild:
 //!   Source::snapshot() ──► translate() ──► TableHandle::publish() ──► log issues once, errors, generation
+//!                                      └──► Report (owned Ingresses, Issues) ──► status, Events
 //! ```
 
 use std::{collections::BTreeSet, future::Future, sync::Arc, time::Duration};
 
 use proxy::{PublishOutcome, RouteTable, TableHandle};
-use tokio::time::Instant;
+use tokio::{sync::watch, time::Instant};
 
 use crate::{
     error::ControllerError,
     issue::{Issue, Severity},
+    snapshot::Snapshot,
     source::{Changes, Source},
-    translate::{TranslateConfig, translate},
+    translate::{TranslateConfig, class, namespace_of, translate},
 };
+
+/// `(namespace, name)` of an Ingress.
+pub type IngressKey = (String, String);
+
+/// What one rebuild found, for the status writer and the Event recorder.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Report {
+    /// The Ingresses this controller serves (by IngressClass ownership).
+    pub owned: BTreeSet<IngressKey>,
+    /// Every Issue of the rebuild, sorted.
+    pub issues: Vec<Issue>,
+}
+
+impl Report {
+    pub fn new(snapshot: &Snapshot, config: &TranslateConfig, issues: Vec<Issue>) -> Self {
+        let owned = snapshot
+            .ingresses
+            .iter()
+            .filter(|i| class::is_owned(i, &snapshot.classes, config))
+            .map(|i| {
+                let namespace = namespace_of(&i.metadata).to_owned();
+                (namespace, i.metadata.name.clone().unwrap_or_default())
+            })
+            .collect();
+        Self { owned, issues }
+    }
+}
+
+/// Receives a [`Report`] after every rebuild; `None` until the first.
+pub type Reports = watch::Receiver<Option<Arc<Report>>>;
 
 /// Quiet time after the last change before rebuilding.
 pub const HOLD_OFF: Duration = Duration::from_millis(15);
@@ -76,6 +108,7 @@ pub struct Reconciler<S> {
     config: TranslateConfig,
     /// Issues already logged; an Issue that disappears and comes back is logged again.
     logged: BTreeSet<Issue>,
+    reports: Option<watch::Sender<Option<Arc<Report>>>>,
 }
 
 impl<S: Source> Reconciler<S> {
@@ -85,13 +118,25 @@ impl<S: Source> Reconciler<S> {
             handle,
             config,
             logged: BTreeSet::new(),
+            reports: None,
         }
+    }
+
+    /// Also hands a [`Report`] to the returned receiver after every rebuild.
+    pub fn with_reports(mut self) -> (Self, Reports) {
+        let (tx, rx) = watch::channel(None);
+        self.reports = Some(tx);
+        (self, rx)
     }
 
     /// Reads the source, translates, publishes and logs. Blocking (reads files).
     pub fn rebuild(&mut self) -> PublishOutcome {
         let snapshot = self.source.snapshot();
         let (table, issues) = translate(&snapshot, &self.config);
+        let report = self
+            .reports
+            .as_ref()
+            .map(|_| Report::new(&snapshot, &self.config, issues.clone()));
         self.log_new_issues(issues);
         let (vhosts, routes) = counts(&table);
         let outcome = self.handle.publish(table);
@@ -105,6 +150,9 @@ impl<S: Source> Reconciler<S> {
             PublishOutcome::Unchanged => {
                 tracing::debug!(vhosts, routes, "table unchanged");
             }
+        }
+        if let (Some(reports), Some(report)) = (&self.reports, report) {
+            reports.send_replace(Some(Arc::new(report)));
         }
         outcome
     }

@@ -42,10 +42,13 @@ fn bad_flags_and_env_values_are_one_line_with_exit_code_2() {
         &[("WICKET_HTTP_ADDR", "nowhere")],
     );
     assert_one_line_usage_error(code, &stderr, "--http-addr");
-    let (code, stderr) = run(&["serve"], &[]);
-    assert_one_line_usage_error(code, &stderr, "--manifests DIR is required");
     let missing = tmp.path().join("missing");
     let missing = missing.to_str().expect("utf-8 temp path");
+    // Without --manifests: Kubernetes mode, and a kubeconfig that cannot be loaded.
+    let (code, stderr) = run(&["serve", "--kubeconfig", missing], &[]);
+    assert_one_line_usage_error(code, &stderr, "cannot load Kubernetes client configuration");
+    let (code, stderr) = run(&["serve"], &[("KUBECONFIG", missing)]);
+    assert_one_line_usage_error(code, &stderr, missing);
     let (code, stderr) = run(&["serve"], &[("WICKET_MANIFESTS", missing)]);
     assert_one_line_usage_error(code, &stderr, "cannot read manifests directory");
 }

@@ -401,10 +401,12 @@ fn invalid_paths() {
     assert_eq!(route.path.kind, PathKind::Exact);
 }
 
-/// Every fixture has a test above; a new fixture without one fails here.
+/// Every fixture has a test above or in `translate_tls.rs`; a new fixture without one
+/// fails here.
 #[test]
 fn every_fixture_is_pinned() {
     let pinned = [
+        "backend-protocol",
         "class-absent",
         "class-ownership",
         "default-backend",
@@ -417,6 +419,10 @@ fn every_fixture_is_pinned() {
         "port-by-name",
         "rewrite-regex-mode",
         "snippets-refused",
+        "ssl-redirect",
+        "tls-broken-secret",
+        "tls-sni",
+        "tls-wildcard",
     ];
     assert_eq!(common::fixture_names(), pinned);
 }

@@ -4,8 +4,10 @@
 //! source ──Changes::notify()──► reconcile (debounce) ──► Source::snapshot() ──► translate
 //! ```
 //!
-//! One implementation today: [`manifests::ManifestDir`] (`--manifests DIR`).
+//! Two implementations: [`manifests::ManifestDir`] (`--manifests DIR`) and
+//! [`kube::KubeSource`] (the Kubernetes API).
 
+pub mod kube;
 pub mod manifests;
 
 use std::sync::Arc;

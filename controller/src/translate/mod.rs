@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! Snapshot ─► class::is_owned ─► sort by (creationTimestamp, namespace, name)
+//!          ─► tls::TlsBuilder (spec.tls, Secrets) ─► TLS bindings + TLS hosts
 //!          ─► rules::TableBuilder (validate, annotations, backend::Backends) ─► RouteTable
 //!          └─► Vec<Issue> (sorted, deduplicated)
 //! ```
@@ -13,6 +14,7 @@ pub mod annotations;
 pub mod backend;
 pub mod class;
 pub mod rules;
+pub mod tls;
 pub mod validate;
 
 use k8s_openapi::{api::networking::v1::Ingress, apimachinery::pkg::apis::meta::v1::ObjectMeta};
@@ -29,6 +31,8 @@ pub struct TranslateConfig {
     pub controller_name: String,
     /// Also serve Ingresses that name no class at all (`--watch-ingress-without-class`).
     pub watch_ingress_without_class: bool,
+    /// HSTS defaults and the default certificate (`--hsts*`, `--default-ssl-certificate`).
+    pub tls: tls::TlsSettings,
 }
 
 impl Default for TranslateConfig {
@@ -37,6 +41,7 @@ impl Default for TranslateConfig {
             ingress_class: "wicket".to_owned(),
             controller_name: "wicket.dev/ingress-controller".to_owned(),
             watch_ingress_without_class: false,
+            tls: tls::TlsSettings::default(),
         }
     }
 }
@@ -44,8 +49,10 @@ impl Default for TranslateConfig {
 /// Translates a snapshot into a routing table plus the problems found on the way.
 /// Ingresses that are not ours are invisible: they produce neither routes nor Issues.
 pub fn translate(snapshot: &Snapshot, config: &TranslateConfig) -> (RouteTable, Vec<Issue>) {
+    let settings = &config.tls;
     let mut issues = Vec::new();
     let backends = backend::Backends::new(snapshot, &mut issues);
+    let secrets = tls::Secrets::new(snapshot);
     let mut owned: Vec<(Source, &Ingress)> = snapshot
         .ingresses
         .iter()
@@ -53,11 +60,21 @@ pub fn translate(snapshot: &Snapshot, config: &TranslateConfig) -> (RouteTable, 
         .map(|ingress| (source_of(ingress), ingress))
         .collect();
     owned.sort_by(|a, b| a.0.cmp(&b.0));
-    let mut builder = rules::TableBuilder::new(&backends);
+    let mut tls = tls::TlsBuilder::new(&secrets);
+    for (source, ingress) in &owned {
+        tls.add(source, ingress, &mut issues);
+    }
+    let tls = tls.finish();
+    let mut builder = rules::TableBuilder::new(&backends, &secrets, &tls.hosts, settings);
     for (source, ingress) in owned {
         builder.add(source, ingress, &mut issues);
     }
-    let table = builder.finish(&mut issues);
+    let mut table = builder.finish(&mut issues);
+    table.tls = tls.bindings;
+    table.default_certificate = settings
+        .default_ssl_certificate
+        .as_ref()
+        .and_then(|secret| secrets.default_certificate(secret, &mut issues));
     issues.sort();
     issues.dedup();
     (table, issues)

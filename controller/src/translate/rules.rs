@@ -12,11 +12,16 @@ use std::collections::{BTreeMap, BTreeSet};
 use k8s_openapi::api::networking::v1::Ingress;
 use proxy::table::{
     Action, Fallback, HostPattern, PathKind, PathRule, Policy, Route, RouteTable, RuleIndex,
-    Source, VirtualHost,
+    Source, UpstreamProtocol, UpstreamTls, VirtualHost,
 };
 use regex::RegexBuilder;
 
-use super::{annotations::Annotations, backend::Backends, validate};
+use super::{
+    annotations::{Annotations, BackendProtocol},
+    backend::Backends,
+    tls::{self, Secrets, TlsHosts, TlsSettings},
+    validate,
+};
 use crate::issue::{Issue, ObjectKind, ObjectRef, Reason};
 
 /// Size limit for a compiled path regex (the proxy compiles with the same limit).
@@ -25,6 +30,9 @@ const REGEX_SIZE_LIMIT: usize = 1 << 20;
 /// Accumulates the routes of every owned Ingress, oldest first.
 pub struct TableBuilder<'a> {
     backends: &'a Backends<'a>,
+    secrets: &'a Secrets<'a>,
+    tls_hosts: &'a TlsHosts,
+    settings: &'a TlsSettings,
     hosts: BTreeMap<HostPattern, HostRoutes>,
     default_backend: Option<Fallback>,
 }
@@ -47,9 +55,19 @@ struct Candidate {
 }
 
 impl<'a> TableBuilder<'a> {
-    pub fn new(backends: &'a Backends<'a>) -> Self {
+    /// `tls_hosts` are the hosts with TLS (from every owned Ingress), which get HTTPS
+    /// redirects and HSTS.
+    pub fn new(
+        backends: &'a Backends<'a>,
+        secrets: &'a Secrets<'a>,
+        tls_hosts: &'a TlsHosts,
+        settings: &'a TlsSettings,
+    ) -> Self {
         Self {
             backends,
+            secrets,
+            tls_hosts,
+            settings,
             hosts: BTreeMap::new(),
             default_backend: None,
         }
@@ -60,19 +78,34 @@ impl<'a> TableBuilder<'a> {
         let object = ObjectRef::new(ObjectKind::Ingress, &source.namespace, &source.name);
         let annotations =
             Annotations::parse(ingress.metadata.annotations.as_ref(), &object, issues);
+        let protocol = self.upstream_protocol(&annotations, &object, issues);
+        let with_protocol = |action: Action| match action {
+            Action::Forward(mut backend) => {
+                backend.protocol = protocol.clone();
+                Action::Forward(backend)
+            }
+            unavailable @ Action::Unavailable { .. } => unavailable,
+        };
         let spec = ingress.spec.as_ref();
         let rules = spec.and_then(|s| s.rules.as_deref()).unwrap_or_default();
         let default_action = spec
             .and_then(|s| s.default_backend.as_ref())
             .map(|backend| {
-                self.backends.resolve(
+                with_protocol(self.backends.resolve(
                     &source.namespace,
                     backend,
                     &object,
                     DEFAULT_BACKEND_FIELD,
                     issues,
-                )
+                ))
             });
+        let hsts = tls::hsts_policy(
+            self.settings,
+            annotations.hsts,
+            annotations.hsts_max_age,
+            annotations.hsts_include_subdomains,
+            annotations.hsts_preload,
+        );
 
         if rules.is_empty() {
             match default_action {
@@ -110,6 +143,14 @@ impl<'a> TableBuilder<'a> {
                 continue;
             };
             hosts.insert(host.clone());
+            let tls_host = self.tls_hosts.covers(&host);
+            let policy = Policy {
+                rewrite_target: None,
+                app_root: annotations.app_root.clone(),
+                https_redirect: (tls_host && annotations.ssl_redirect)
+                    || annotations.force_ssl_redirect,
+                hsts: hsts.clone().filter(|_| tls_host),
+            };
             let index = |j: usize| RuleIndex {
                 rule: u32::try_from(i).unwrap_or(u32::MAX),
                 path: u32::try_from(j).unwrap_or(u32::MAX),
@@ -151,19 +192,19 @@ impl<'a> TableBuilder<'a> {
                         Some(format!("{field}.path")),
                         format!(
                             "path {text:?} ({kind:?}) on host {} is already defined {by}; the oldest definition wins and this one is ignored",
-                            host_label(&host)
+                            validate::host_label(&host)
                         ),
                     ));
                     continue;
                 }
                 routes.taken.insert((kind, text.clone()), source.clone());
-                let action = self.backends.resolve(
+                let action = with_protocol(self.backends.resolve(
                     &source.namespace,
                     &path.backend,
                     &object,
                     &format!("{field}.backend"),
                     issues,
-                );
+                ));
                 let rewrite_target = annotations
                     .rewrite_target
                     .clone()
@@ -175,8 +216,7 @@ impl<'a> TableBuilder<'a> {
                         action,
                         policy: Policy {
                             rewrite_target,
-                            app_root: annotations.app_root.clone(),
-                            ..Policy::default()
+                            ..policy.clone()
                         },
                         source: source.clone(),
                         index: index(j),
@@ -205,7 +245,7 @@ impl<'a> TableBuilder<'a> {
                             Some(DEFAULT_BACKEND_FIELD.to_owned()),
                             format!(
                                 "host {} already has the defaultBackend of ingress {}; the oldest wins and this one is ignored for that host",
-                                host_label(&host),
+                                validate::host_label(&host),
                                 existing.source.key()
                             ),
                         ));
@@ -213,6 +253,48 @@ impl<'a> TableBuilder<'a> {
                     Some(_) => {}
                 }
             }
+        }
+    }
+
+    /// `backend-protocol`, with `proxy-ssl-*` for the TLS protocols. A `proxy-ssl-secret`
+    /// that cannot be read is reported; verification (if on) then has no CA, so the
+    /// backends fail verification and answer 502 rather than being trusted unverified.
+    fn upstream_protocol(
+        &self,
+        annotations: &Annotations,
+        object: &ObjectRef,
+        issues: &mut Vec<Issue>,
+    ) -> UpstreamProtocol {
+        let mut upstream_tls = || {
+            let ca_pem = annotations.proxy_ssl_secret.as_ref().and_then(|secret| {
+                self.secrets
+                    .ca_bundle(&secret.value)
+                    .map_err(|problem| {
+                        let effect = if annotations.proxy_ssl_verify {
+                            "backends cannot be verified and answer 502"
+                        } else {
+                            "it is not used while proxy-ssl-verify is off"
+                        };
+                        issues.push(Issue::new(
+                            problem.reason,
+                            object.clone(),
+                            Some(format!("metadata.annotations[{}]", secret.key)),
+                            format!("{}; {effect}", problem.message),
+                        ));
+                    })
+                    .ok()
+            });
+            UpstreamTls {
+                verify: annotations.proxy_ssl_verify,
+                ca_pem,
+                server_name: annotations.proxy_ssl_name.clone(),
+            }
+        };
+        match annotations.backend_protocol {
+            BackendProtocol::Http => UpstreamProtocol::Http,
+            BackendProtocol::Grpc => UpstreamProtocol::Grpc,
+            BackendProtocol::Https => UpstreamProtocol::Https(upstream_tls()),
+            BackendProtocol::Grpcs => UpstreamProtocol::Grpcs(upstream_tls()),
         }
     }
 
@@ -262,7 +344,7 @@ impl<'a> TableBuilder<'a> {
                         Some(format!("{}.path", candidate.field)),
                         format!(
                             "host {} is in regex mode (use-regex or rewrite-target on one of its Ingresses) and path {:?} is not a valid regex: {reason}; the path is ignored",
-                            host_label(&host),
+                            validate::host_label(&host),
                             candidate.route.path.path
                         ),
                     ));
@@ -308,15 +390,6 @@ fn one_line(message: &str) -> String {
         .unwrap_or_default()
         .trim()
         .to_owned()
-}
-
-/// A host pattern as written in an Ingress.
-fn host_label(host: &HostPattern) -> String {
-    match host {
-        HostPattern::Exact(h) => format!("{h:?}"),
-        HostPattern::Wildcard(suffix) => format!("\"*.{suffix}\""),
-        HostPattern::Any => "\"\" (any host)".to_owned(),
-    }
 }
 
 #[cfg(test)]

@@ -35,6 +35,15 @@ pub fn host_pattern(host: Option<&str>) -> Result<HostPattern, String> {
     Ok(HostPattern::Exact(lower))
 }
 
+/// A host pattern as written in an Ingress, quoted: `"a.example"`, `"*.example"`.
+pub fn host_label(host: &HostPattern) -> String {
+    match host {
+        HostPattern::Exact(h) => format!("{h:?}"),
+        HostPattern::Wildcard(suffix) => format!("\"*.{suffix}\""),
+        HostPattern::Any => "\"\" (any host)".to_owned(),
+    }
+}
+
 /// `[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*`, at most 253 bytes.
 fn is_dns1123_subdomain(s: &str) -> bool {
     !s.is_empty()

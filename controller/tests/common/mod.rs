@@ -10,7 +10,9 @@ use controller::{
     snapshot::Snapshot,
     translate::{TranslateConfig, translate},
 };
-use proxy::table::{Action, Fallback, HostPattern, Route, RouteTable, Source};
+use proxy::table::{
+    Action, Fallback, HostPattern, Hsts, Route, RouteTable, Source, UpstreamProtocol, UpstreamTls,
+};
 
 /// Every fixture file name (without `.yaml`), sorted.
 pub fn fixture_names() -> Vec<String> {
@@ -43,24 +45,33 @@ pub fn run(name: &str) -> (RouteTable, Vec<Issue>) {
     translate(&load(name), &TranslateConfig::default())
 }
 
-/// One line per fallback, virtual host and route:
+/// One line per certificate, fallback, virtual host and route:
 /// ```text
+/// default-certificate default/fallback-tls
+/// tls default/a-tls "a.example" "*.b.example"
 /// default -> forward default-web-80 [10.0.0.1:8080] (default/catch-all)
 /// host "a.example" regex
 ///   default -> 503 service default/x not found (default/site)
-///   Prefix "/a" -> forward default-web-80 [10.0.0.1:8080] rewrite=/x app-root=/y (default/site 0.0)
+///   Prefix "/a" -> forward default-web-80 [10.0.0.1:8080] grpc rewrite=/x app-root=/y https-redirect hsts=31536000+sub (default/site 0.0)
 /// ```
 pub fn render(table: &RouteTable) -> Vec<String> {
     let mut lines = Vec::new();
+    if let Some(certificate) = &table.default_certificate {
+        lines.push(format!("default-certificate {}", certificate.source));
+    }
+    for binding in &table.tls {
+        let hosts: Vec<String> = binding.hosts.iter().map(host_text).collect();
+        lines.push(format!(
+            "tls {} {}",
+            binding.certificate.source,
+            hosts.join(" ")
+        ));
+    }
     if let Some(fallback) = &table.default_backend {
         lines.push(format!("default -> {}", fallback_text(fallback)));
     }
     for vhost in &table.virtual_hosts {
-        let host = match &vhost.host {
-            HostPattern::Exact(h) => format!("host {h:?}"),
-            HostPattern::Wildcard(s) => format!("host \"*.{s}\""),
-            HostPattern::Any => "host *any*".to_owned(),
-        };
+        let host = format!("host {}", host_text(&vhost.host));
         lines.push(if vhost.regex_mode {
             format!("{host} regex")
         } else {
@@ -74,6 +85,14 @@ pub fn render(table: &RouteTable) -> Vec<String> {
         }
     }
     lines
+}
+
+fn host_text(host: &HostPattern) -> String {
+    match host {
+        HostPattern::Exact(h) => format!("{h:?}"),
+        HostPattern::Wildcard(s) => format!("\"*.{s}\""),
+        HostPattern::Any => "*any*".to_owned(),
+    }
 }
 
 fn fallback_text(fallback: &Fallback) -> String {
@@ -106,6 +125,12 @@ fn route_text(route: &Route) -> String {
     if let Some(root) = &route.policy.app_root {
         text.push_str(&format!(" app-root={root}"));
     }
+    if route.policy.https_redirect {
+        text.push_str(" https-redirect");
+    }
+    if let Some(hsts) = &route.policy.hsts {
+        text.push_str(&format!(" hsts={}", hsts_text(hsts)));
+    }
     text.push_str(&format!(
         " ({} {}.{})",
         source_text(&route.source),
@@ -119,9 +144,49 @@ fn action_text(action: &Action) -> String {
     match action {
         Action::Forward(backend) => {
             let endpoints: Vec<String> = backend.endpoints.iter().map(|e| e.to_string()).collect();
-            format!("forward {} [{}]", backend.name, endpoints.join(", "))
+            format!(
+                "forward {} [{}]{}",
+                backend.name,
+                endpoints.join(", "),
+                protocol_text(&backend.protocol)
+            )
         }
         Action::Unavailable { reason } => format!("503 {reason}"),
+    }
+}
+
+/// `31536000+sub+preload`.
+fn hsts_text(hsts: &Hsts) -> String {
+    let mut text = hsts.max_age_seconds.to_string();
+    if hsts.include_subdomains {
+        text.push_str("+sub");
+    }
+    if hsts.preload {
+        text.push_str("+preload");
+    }
+    text
+}
+
+/// Empty for HTTP; ` grpc`, ` https(verify ca name=x)`, ` grpcs()`.
+fn protocol_text(protocol: &UpstreamProtocol) -> String {
+    let tls = |tls: &UpstreamTls| {
+        let mut parts = Vec::new();
+        if tls.verify {
+            parts.push("verify".to_owned());
+        }
+        if tls.ca_pem.is_some() {
+            parts.push("ca".to_owned());
+        }
+        if let Some(name) = &tls.server_name {
+            parts.push(format!("name={name}"));
+        }
+        parts.join(" ")
+    };
+    match protocol {
+        UpstreamProtocol::Http => String::new(),
+        UpstreamProtocol::Grpc => " grpc".to_owned(),
+        UpstreamProtocol::Https(t) => format!(" https({})", tls(t)),
+        UpstreamProtocol::Grpcs(t) => format!(" grpcs({})", tls(t)),
     }
 }
 

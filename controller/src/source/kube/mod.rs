@@ -1,0 +1,296 @@
+//! The Kubernetes API source: one reflector per kind, a readiness gate, and change
+//! notifications filtered down to what the owned Ingresses use.
+//!
+//! ```text
+//! Ingress, IngressClass ─────────────────────────► always Changes::notify()
+//! Service, EndpointSlice, Secret(type=kubernetes.io/tls) ─► refs::Referenced::matters? ─► notify
+//! every store ──► Stores::ready() (all synced once) ──► Stores::snapshot() ──► translate
+//! ```
+//!
+//! IngressClasses are cluster-scoped and always watched cluster-wide; the other kinds are
+//! watched in one namespace when `--watch-namespace` is set.
+
+pub mod client;
+pub mod refs;
+pub mod watch;
+
+use std::sync::{Arc, Mutex, PoisonError};
+
+use k8s_openapi::{
+    api::{
+        core::v1::{Secret, Service},
+        discovery::v1::EndpointSlice,
+        networking::v1::{Ingress, IngressClass},
+    },
+    apimachinery::pkg::apis::meta::v1::ObjectMeta,
+};
+use kube::{
+    Api, Client, Resource,
+    runtime::{
+        reflector::{self, Store, store::Writer},
+        watcher,
+    },
+};
+use tokio::task::JoinHandle;
+
+use self::{
+    refs::{Dependent, Referenced},
+    watch::{Guarded, reflect},
+};
+use super::{Changes, Source};
+use crate::{error::ControllerError, snapshot::Snapshot, translate::TranslateConfig};
+
+/// Field selector of the Secret watch: only TLS Secrets are read.
+pub const TLS_SECRET_SELECTOR: &str = "type=kubernetes.io/tls";
+
+/// The reflector stores of every kind `translate` reads.
+#[derive(Clone)]
+pub struct Stores {
+    pub ingresses: Store<Guarded<Ingress>>,
+    pub classes: Store<Guarded<IngressClass>>,
+    pub services: Store<Guarded<Service>>,
+    pub slices: Store<Guarded<EndpointSlice>>,
+    pub secrets: Store<Guarded<Secret>>,
+}
+
+/// The write ends of [`Stores`], each fed by one reflector.
+pub struct Writers {
+    pub ingresses: Writer<Guarded<Ingress>>,
+    pub classes: Writer<Guarded<IngressClass>>,
+    pub services: Writer<Guarded<Service>>,
+    pub slices: Writer<Guarded<EndpointSlice>>,
+    pub secrets: Writer<Guarded<Secret>>,
+}
+
+impl Stores {
+    /// Empty stores and their writers.
+    pub fn new() -> (Self, Writers) {
+        let (ingresses, ingresses_w) = reflector::store();
+        let (classes, classes_w) = reflector::store();
+        let (services, services_w) = reflector::store();
+        let (slices, slices_w) = reflector::store();
+        let (secrets, secrets_w) = reflector::store();
+        let stores = Self {
+            ingresses,
+            classes,
+            services,
+            slices,
+            secrets,
+        };
+        let writers = Writers {
+            ingresses: ingresses_w,
+            classes: classes_w,
+            services: services_w,
+            slices: slices_w,
+            secrets: secrets_w,
+        };
+        (stores, writers)
+    }
+
+    /// Completes once every store has been filled by a complete list at least once.
+    pub async fn ready(&self) -> Result<(), ControllerError> {
+        let stopped = |_| ControllerError::Stopped("a Kubernetes watch");
+        self.ingresses.wait_until_ready().await.map_err(stopped)?;
+        self.classes.wait_until_ready().await.map_err(stopped)?;
+        self.services.wait_until_ready().await.map_err(stopped)?;
+        self.slices.wait_until_ready().await.map_err(stopped)?;
+        self.secrets.wait_until_ready().await.map_err(stopped)?;
+        Ok(())
+    }
+
+    /// The decodable objects of every store, as one snapshot.
+    pub fn snapshot(&self) -> Snapshot {
+        Snapshot {
+            ingresses: decoded(&self.ingresses),
+            classes: decoded(&self.classes),
+            services: decoded(&self.services),
+            slices: decoded(&self.slices),
+            secrets: decoded(&self.secrets),
+        }
+    }
+
+    /// The references of the owned Ingresses, from the Ingress and IngressClass stores.
+    fn referenced(&self, config: &TranslateConfig) -> Referenced {
+        let ingresses = decoded(&self.ingresses);
+        let classes = decoded(&self.classes);
+        Referenced::compute(&ingresses, &classes, config)
+    }
+}
+
+/// Every object of `store` that decoded.
+pub fn decoded<K: Resource<DynamicType = ()> + Clone>(store: &Store<Guarded<K>>) -> Vec<K> {
+    store
+        .state()
+        .iter()
+        .filter_map(|o| o.0.as_ref().ok().cloned())
+        .collect()
+}
+
+/// Decides which events become a [`Changes::notify`]. Shared by every watch task.
+pub struct Trigger {
+    stores: Stores,
+    config: TranslateConfig,
+    changes: Changes,
+    /// `None` after an Ingress or IngressClass event: recomputed on the next lookup.
+    referenced: Mutex<Option<Referenced>>,
+}
+
+impl Trigger {
+    pub fn new(stores: Stores, config: TranslateConfig, changes: Changes) -> Self {
+        Self {
+            stores,
+            config,
+            changes,
+            referenced: Mutex::new(None),
+        }
+    }
+
+    /// An Ingress or IngressClass event: always a change, and the references may move.
+    pub fn owner<K: Resource>(&self, event: &watcher::Event<K>) {
+        if is_change(event).is_some() {
+            *self.lock() = None;
+            self.changes.notify();
+        }
+    }
+
+    /// A Service, EndpointSlice or Secret event: a change only when an owned Ingress
+    /// references the object (a relist always counts). Returns whether it notified.
+    pub fn dependent<K: Resource>(&self, kind: Dependent, event: &watcher::Event<K>) -> bool {
+        let matters = match is_change(event) {
+            None => false,
+            Some(None) => true,
+            Some(Some(meta)) => {
+                let mut referenced = self.lock();
+                referenced
+                    .get_or_insert_with(|| self.stores.referenced(&self.config))
+                    .matters(kind, meta)
+            }
+        };
+        if matters {
+            self.changes.notify();
+        }
+        matters
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<Referenced>> {
+        self.referenced
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// `Some(Some(meta))` for an applied or deleted object, `Some(None)` for the end of a
+/// (re)list, `None` for events that change nothing visible yet.
+fn is_change<K: Resource>(event: &watcher::Event<K>) -> Option<Option<&ObjectMeta>> {
+    match event {
+        watcher::Event::Apply(o) | watcher::Event::Delete(o) => Some(Some(o.meta())),
+        watcher::Event::InitDone => Some(None),
+        watcher::Event::Init | watcher::Event::InitApply(_) => None,
+    }
+}
+
+/// What to watch.
+#[derive(Clone, Debug, Default)]
+pub struct WatchOptions {
+    /// Watch namespaced kinds in this namespace only.
+    pub namespace: Option<String>,
+}
+
+/// The running reflectors; dropping this stops them.
+pub struct Watches(Vec<JoinHandle<()>>);
+
+impl Drop for Watches {
+    fn drop(&mut self) {
+        for task in &self.0 {
+            task.abort();
+        }
+    }
+}
+
+/// The Kubernetes source: a [`Source`] over the reflector stores.
+pub struct KubeSource {
+    stores: Stores,
+}
+
+impl KubeSource {
+    /// Starts one reflector per kind; events are filtered into `changes`.
+    pub fn start(
+        client: &Client,
+        options: &WatchOptions,
+        config: TranslateConfig,
+        changes: Changes,
+    ) -> (Self, Watches) {
+        let (stores, writers) = Stores::new();
+        let trigger = Arc::new(Trigger::new(stores.clone(), config, changes));
+        let all = watcher::Config::default();
+        let tls = watcher::Config::default().fields(TLS_SECRET_SELECTOR);
+        let ns = options.namespace.as_deref();
+        let mut tasks = Vec::new();
+        let t = trigger.clone();
+        tasks.push(tokio::spawn(reflect(
+            scoped(client, ns),
+            all.clone(),
+            writers.ingresses,
+            move |e| t.owner(e),
+        )));
+        let t = trigger.clone();
+        tasks.push(tokio::spawn(reflect(
+            Api::all(client.clone()),
+            all.clone(),
+            writers.classes,
+            move |e| t.owner(e),
+        )));
+        let t = trigger.clone();
+        tasks.push(tokio::spawn(reflect(
+            scoped(client, ns),
+            all.clone(),
+            writers.services,
+            move |e| {
+                t.dependent(Dependent::Service, e);
+            },
+        )));
+        let t = trigger.clone();
+        tasks.push(tokio::spawn(reflect(
+            scoped(client, ns),
+            all,
+            writers.slices,
+            move |e| {
+                t.dependent(Dependent::EndpointSlice, e);
+            },
+        )));
+        let t = trigger;
+        tasks.push(tokio::spawn(reflect(
+            scoped(client, ns),
+            tls,
+            writers.secrets,
+            move |e| {
+                t.dependent(Dependent::Secret, e);
+            },
+        )));
+        (Self { stores }, Watches(tasks))
+    }
+
+    pub fn stores(&self) -> &Stores {
+        &self.stores
+    }
+}
+
+impl Source for KubeSource {
+    fn snapshot(&mut self) -> Snapshot {
+        self.stores.snapshot()
+    }
+}
+
+/// An Api in `namespace`, or across all namespaces.
+fn scoped<K>(client: &Client, namespace: Option<&str>) -> Api<K>
+where
+    K: Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>,
+{
+    match namespace {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,176 @@
+//! The readiness gate, the snapshot over the stores, and the trigger filter, driven by
+//! watcher events applied straight to the stores.
+
+use futures_util::FutureExt;
+use k8s_openapi::api::core::v1::ServiceSpec;
+use kube::core::{DeserializeGuard, error_boundary::InvalidObject};
+
+use super::*;
+use crate::manifest::Object;
+
+fn ok<K>(object: K) -> Guarded<K> {
+    DeserializeGuard(Ok(object))
+}
+
+fn meta(namespace: &str, name: &str) -> ObjectMeta {
+    ObjectMeta {
+        namespace: Some(namespace.to_owned()),
+        name: Some(name.to_owned()),
+        ..Default::default()
+    }
+}
+
+fn service(namespace: &str, name: &str) -> Service {
+    Service {
+        metadata: meta(namespace, name),
+        spec: Some(ServiceSpec::default()),
+        status: None,
+    }
+}
+
+/// Lists `objects` into `writer` as one complete (re)list.
+fn list<K: Resource<DynamicType = ()> + Clone>(
+    writer: &mut Writer<Guarded<K>>,
+    objects: Vec<Guarded<K>>,
+) {
+    writer.apply_watcher_event(&watcher::Event::Init);
+    for object in objects {
+        writer.apply_watcher_event(&watcher::Event::InitApply(object));
+    }
+    writer.apply_watcher_event(&watcher::Event::InitDone);
+}
+
+fn fixture() -> Snapshot {
+    Snapshot::from_yaml(
+        r#"
+apiVersion: networking.k8s.io/v1
+kind: IngressClass
+metadata: {name: wicket}
+spec: {controller: wicket.dev/ingress-controller}
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {name: web, namespace: apps}
+spec:
+  ingressClassName: wicket
+  rules:
+  - http:
+      paths:
+      - {path: /, pathType: Prefix, backend: {service: {name: app, port: {number: 80}}}}
+"#,
+    )
+    .expect("fixture parses")
+}
+
+#[test]
+fn nothing_is_ready_until_every_store_has_listed_once() {
+    let (stores, mut w) = Stores::new();
+    list(&mut w.ingresses, vec![]);
+    list(&mut w.classes, vec![]);
+    list(&mut w.services, vec![]);
+    list(&mut w.slices, vec![]);
+    let mut ready = Box::pin(stores.ready());
+    assert!(
+        (&mut ready).now_or_never().is_none(),
+        "secrets not listed yet"
+    );
+    // Objects seen before the list completes do not make a store ready either.
+    w.secrets.apply_watcher_event(&watcher::Event::Init);
+    assert!((&mut ready).now_or_never().is_none());
+    w.secrets.apply_watcher_event(&watcher::Event::InitDone);
+    assert!(matches!((&mut ready).now_or_never(), Some(Ok(()))));
+}
+
+#[test]
+fn a_dropped_writer_ends_the_wait_with_an_error() {
+    let (stores, w) = Stores::new();
+    drop(w);
+    assert!(matches!(stores.ready().now_or_never(), Some(Err(_))));
+}
+
+#[test]
+fn the_snapshot_skips_malformed_objects() {
+    let (stores, mut w) = Stores::new();
+    let broken = DeserializeGuard(Err(InvalidObject {
+        error: "invalid type: string \"x\", expected u16".to_owned(),
+        metadata: meta("apps", "broken"),
+    }));
+    list(&mut w.services, vec![ok(service("apps", "app")), broken]);
+    let snapshot = stores.snapshot();
+    let names: Vec<_> = snapshot
+        .services
+        .iter()
+        .filter_map(|s| s.metadata.name.as_deref())
+        .collect();
+    assert_eq!(names, ["app"]);
+}
+
+/// Stores filled from the fixture, a trigger over them, and its change signal.
+fn trigger() -> (Trigger, Changes, Writers) {
+    let (stores, mut w) = Stores::new();
+    let fixture = fixture();
+    list(
+        &mut w.ingresses,
+        fixture.ingresses.into_iter().map(ok).collect(),
+    );
+    list(
+        &mut w.classes,
+        fixture.classes.into_iter().map(ok).collect(),
+    );
+    let changes = Changes::new();
+    let trigger = Trigger::new(stores, TranslateConfig::default(), changes.clone());
+    (trigger, changes, w)
+}
+
+fn notified(changes: &Changes) -> bool {
+    changes.changed().now_or_never().is_some()
+}
+
+#[test]
+fn only_referenced_dependents_trigger_a_rebuild() {
+    let (trigger, changes, _w) = trigger();
+    let unused = watcher::Event::Apply(ok(service("apps", "unused")));
+    assert!(!trigger.dependent(Dependent::Service, &unused));
+    assert!(!notified(&changes));
+    let used = watcher::Event::Delete(ok(service("apps", "app")));
+    assert!(trigger.dependent(Dependent::Service, &used));
+    assert!(notified(&changes));
+    // The first items of a relist wait for its end; the end always counts.
+    let relisting = watcher::Event::InitApply(ok(service("apps", "unused")));
+    assert!(!trigger.dependent(Dependent::Service, &relisting));
+    assert!(trigger.dependent(
+        Dependent::Service,
+        &watcher::Event::<Guarded<Service>>::InitDone
+    ));
+}
+
+#[test]
+fn an_ingress_event_always_triggers_and_refreshes_the_references() {
+    let (trigger, changes, mut w) = trigger();
+    let other = watcher::Event::Apply(ok(service("apps", "other")));
+    assert!(!trigger.dependent(Dependent::Service, &other));
+
+    // The Ingress now points at `other`.
+    let mut ingress = fixture().ingresses.remove(0);
+    if let Some(Object::Ingress(edited)) = crate::manifest::parse_documents(
+        r#"
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {name: web, namespace: apps}
+spec:
+  ingressClassName: wicket
+  defaultBackend: {service: {name: other, port: {number: 80}}}
+"#,
+    )
+    .into_iter()
+    .next()
+    .and_then(Result::ok)
+    {
+        ingress = edited;
+    }
+    let event = watcher::Event::Apply(ok(ingress));
+    w.ingresses.apply_watcher_event(&event);
+    trigger.owner(&event);
+    assert!(notified(&changes));
+    assert!(trigger.dependent(Dependent::Service, &other));
+}
