@@ -51,6 +51,67 @@ pub enum Command {
     /// Run the quickstart: echo backends for the loopback endpoints of a manifests
     /// directory, plus `serve --manifests` on it.
     Demo(Box<DemoArgs>),
+    /// Read manifests offline, print every problem and the routing table `serve` would
+    /// use; exit 1 when there are errors.
+    Check(Box<CheckArgs>),
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Manifest files, or directories searched recursively for `*.yaml`/`*.yml`.
+    #[arg(value_name = "PATH", required = true)]
+    pub paths: Vec<PathBuf>,
+    #[command(flatten)]
+    pub class: ClassArgs,
+    #[command(flatten)]
+    pub tls: TlsArgs,
+}
+
+/// How requests are logged on stdout.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum AccessLogArg {
+    /// One line per request in the nginx "upstreaminfo" field order.
+    #[default]
+    Text,
+    /// One JSON object per request.
+    Json,
+    /// No access log.
+    Off,
+}
+
+impl AccessLogArg {
+    /// The proxy's access log format.
+    pub fn format(self) -> proxy::access_log::AccessLogFormat {
+        use proxy::access_log::AccessLogFormat;
+        match self {
+            Self::Text => AccessLogFormat::Text,
+            Self::Json => AccessLogFormat::Json,
+            Self::Off => AccessLogFormat::Off,
+        }
+    }
+}
+
+/// Shutdown timing of `serve`.
+#[derive(Debug, Args)]
+pub struct ShutdownArgs {
+    /// After SIGTERM or SIGINT, /readyz fails at once and listeners stop accepting after
+    /// this delay (so that load balancers notice first).
+    #[arg(
+        long,
+        value_name = "DURATION",
+        env = "WICKET_SHUTDOWN_DELAY",
+        default_value = "5s"
+    )]
+    pub shutdown_delay: HumanDuration,
+    /// Once listeners stop accepting, in-flight requests and upgraded connections
+    /// (WebSocket, gRPC streams) get this long to finish; the rest are cut.
+    #[arg(
+        long,
+        value_name = "DURATION",
+        env = "WICKET_SHUTDOWN_GRACE",
+        default_value = "30s"
+    )]
+    pub shutdown_grace: HumanDuration,
 }
 
 #[derive(Debug, Args)]
@@ -75,7 +136,7 @@ pub struct ServeArgs {
         default_value = "0.0.0.0:8443"
     )]
     pub https_addr: SocketAddr,
-    /// Address of the admin listener (/healthz, /readyz).
+    /// Address of the admin listener (/healthz, /readyz, /metrics, /debug/routes).
     #[arg(
         long,
         value_name = "ADDR",
@@ -83,14 +144,17 @@ pub struct ServeArgs {
         default_value = "0.0.0.0:10254"
     )]
     pub admin_addr: SocketAddr,
-    /// After SIGTERM or SIGINT, /readyz fails at once and listeners close after this delay.
+    /// Access log on stdout, one line per request.
     #[arg(
         long,
-        value_name = "DURATION",
-        env = "WICKET_SHUTDOWN_DELAY",
-        default_value = "0s"
+        value_name = "FORMAT",
+        env = "WICKET_ACCESS_LOG_FORMAT",
+        value_enum,
+        default_value_t
     )]
-    pub shutdown_delay: HumanDuration,
+    pub access_log_format: AccessLogArg,
+    #[command(flatten)]
+    pub shutdown: ShutdownArgs,
     #[command(flatten)]
     pub class: ClassArgs,
     #[command(flatten)]
@@ -378,9 +442,18 @@ pub struct DemoArgs {
     /// Address of the HTTPS listener.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8443")]
     pub https_addr: SocketAddr,
-    /// Address of the admin listener (/healthz, /readyz).
+    /// Address of the admin listener (/healthz, /readyz, /metrics, /debug/routes).
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:10254")]
     pub admin_addr: SocketAddr,
+    /// Access log on stdout, one line per request.
+    #[arg(long, value_name = "FORMAT", value_enum, default_value_t)]
+    pub access_log_format: AccessLogArg,
+    /// After SIGTERM or SIGINT, listeners stop accepting after this delay.
+    #[arg(long, value_name = "DURATION", default_value = "0s")]
+    pub shutdown_delay: HumanDuration,
+    /// Time in-flight requests and upgraded connections get to finish after that.
+    #[arg(long, value_name = "DURATION", default_value = "30s")]
+    pub shutdown_grace: HumanDuration,
     #[command(flatten)]
     pub class: ClassArgs,
     #[command(flatten)]

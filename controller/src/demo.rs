@@ -6,7 +6,6 @@ use std::{
     collections::{BTreeMap, BTreeSet},
     future::Future,
     net::{IpAddr, Ipv4Addr, SocketAddr},
-    time::Duration,
 };
 
 use k8s_openapi::api::{discovery::v1::EndpointSlice, networking::v1::Ingress};
@@ -63,7 +62,9 @@ pub async fn run(
             https_port_for_redirects: Some(args.https_addr.port()).filter(|p| *p != 0),
             ..args.proxy.proxy_config()
         },
-        shutdown_delay: Duration::ZERO,
+        access_log: args.access_log_format.format(),
+        shutdown_delay: args.shutdown_delay.0,
+        shutdown_grace: args.shutdown_grace.0,
     };
     let started = serve::start(options).await?;
     let http = started.http_addr().unwrap_or(args.http_addr);

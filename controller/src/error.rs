@@ -21,6 +21,9 @@ pub enum ControllerError {
     /// No usable Kubernetes client configuration (kubeconfig or in-cluster).
     #[error("cannot load Kubernetes client configuration: {0}")]
     KubeConfig(String),
+    /// A path given to `wicket check` cannot be read.
+    #[error("cannot read {}: {source}", path.display())]
+    CheckPath { path: PathBuf, source: io::Error },
     /// A listener could not bind its address.
     #[error("cannot listen on {addr} ({listener}): {source}")]
     Bind {
@@ -49,7 +52,8 @@ impl ControllerError {
             Self::Usage(_)
             | Self::ManifestsDir { .. }
             | Self::Watch { .. }
-            | Self::KubeConfig(_) => 2,
+            | Self::KubeConfig(_)
+            | Self::CheckPath { .. } => 2,
             Self::Bind { .. } | Self::Serve { .. } | Self::Stopped(_) | Self::Runtime(_) => 1,
         }
     }

@@ -16,6 +16,8 @@ pub mod translate;
 
 pub mod admin;
 pub mod args;
+pub mod check;
+pub mod debug;
 pub mod demo;
 pub mod echo;
 pub mod error;
@@ -23,6 +25,7 @@ pub mod events;
 pub mod leader;
 pub mod listen;
 pub mod logging;
+pub mod metrics;
 pub mod reconcile;
 pub mod serve;
 pub mod source;

@@ -4,8 +4,8 @@
 use std::{future::Future, io::Write, process::ExitCode};
 
 use controller::{
-    args::{self, Cli, Command, DemoArgs, EchoArgs, ParseFailure},
-    demo, echo,
+    args::{self, CheckArgs, Cli, Command, DemoArgs, EchoArgs, ParseFailure},
+    check, demo, echo,
     error::ControllerError,
     listen, logging,
     serve::{self, ServeOptions},
@@ -21,7 +21,7 @@ fn main() -> ExitCode {
         Err(ParseFailure::Usage(error)) => return fail(&error),
     };
     match run(cli) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => ExitCode::from(code),
         Err(error) => fail(&error),
     }
 }
@@ -37,31 +37,50 @@ enum Run {
     Serve(ServeOptions),
     Echo(EchoArgs),
     Demo(DemoArgs),
+    Check(CheckArgs),
 }
 
-fn run(cli: Cli) -> Result<(), ControllerError> {
+/// Runs the command; `Ok` carries the exit code.
+fn run(cli: Cli) -> Result<u8, ControllerError> {
     let command = match cli.command {
         Command::Serve(serve) => Run::Serve(ServeOptions::from_args(&serve)?),
         Command::Echo(echo) => Run::Echo(echo),
         Command::Demo(demo) => Run::Demo(*demo),
+        Command::Check(check) => Run::Check(*check),
     };
     logging::init(&cli.log_level, cli.log_format)?;
     proxy::tls::install_crypto_provider();
+    if let Run::Check(args) = &command {
+        return run_check(args);
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(ControllerError::Runtime)?;
-    runtime.block_on(async move {
-        let shutdown = shutdown_signal()?;
-        match command {
-            Run::Serve(options) => serve::start(options).await?.run(shutdown).await,
-            Run::Echo(echo) => {
-                let listener = listen::bind("echo", echo.listen).await?;
-                echo::serve(listener, &echo.name, shutdown).await
+    runtime
+        .block_on(async move {
+            let shutdown = shutdown_signal()?;
+            match command {
+                Run::Serve(options) => serve::start(options).await?.run(shutdown).await,
+                Run::Echo(echo) => {
+                    let listener = listen::bind("echo", echo.listen).await?;
+                    echo::serve(listener, &echo.name, shutdown).await
+                }
+                Run::Demo(demo) => demo::run(demo, shutdown).await,
+                Run::Check(args) => run_check(&args).map(|_| ()),
             }
-            Run::Demo(demo) => demo::run(demo, shutdown).await,
-        }
-    })
+        })
+        .map(|()| 0)
+}
+
+/// `wicket check`: the report on stdout, exit 0 or 1 (2 for unreadable paths).
+fn run_check(args: &CheckArgs) -> Result<u8, ControllerError> {
+    let config = args.class.translate_config(&args.tls);
+    let findings = check::check(&args.paths, &config)?;
+    let mut stdout = std::io::stdout().lock();
+    // A closed stdout (e.g. `| head`) does not change the verdict.
+    let _ = check::report(&findings, &mut stdout).and_then(|()| stdout.flush());
+    Ok(findings.exit_code())
 }
 
 /// Completes on the first SIGTERM or SIGINT.

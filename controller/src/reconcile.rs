@@ -6,7 +6,12 @@
 //!                                      └──► Report (owned Ingresses, Issues) ──► status, Events
 //! ```
 
-use std::{collections::BTreeSet, future::Future, sync::Arc, time::Duration};
+use std::{
+    collections::BTreeSet,
+    future::Future,
+    sync::Arc,
+    time::{Duration, SystemTime},
+};
 
 use proxy::{PublishOutcome, RouteTable, TableHandle};
 use tokio::{sync::watch, time::Instant};
@@ -14,6 +19,7 @@ use tokio::{sync::watch, time::Instant};
 use crate::{
     error::ControllerError,
     issue::{Issue, Severity},
+    metrics::ControllerMetrics,
     snapshot::Snapshot,
     source::{Changes, Source},
     translate::{TranslateConfig, class, namespace_of, translate},
@@ -109,6 +115,7 @@ pub struct Reconciler<S> {
     /// Issues already logged; an Issue that disappears and comes back is logged again.
     logged: BTreeSet<Issue>,
     reports: Option<watch::Sender<Option<Arc<Report>>>>,
+    metrics: Option<Arc<ControllerMetrics>>,
 }
 
 impl<S: Source> Reconciler<S> {
@@ -119,7 +126,14 @@ impl<S: Source> Reconciler<S> {
             config,
             logged: BTreeSet::new(),
             reports: None,
+            metrics: None,
         }
+    }
+
+    /// Also records every rebuild in `metrics`.
+    pub fn with_metrics(mut self, metrics: Arc<ControllerMetrics>) -> Self {
+        self.metrics = Some(metrics);
+        self
     }
 
     /// Also hands a [`Report`] to the returned receiver after every rebuild.
@@ -132,6 +146,7 @@ impl<S: Source> Reconciler<S> {
     /// Reads the source, translates, publishes and logs. Blocking (reads files).
     pub fn rebuild(&mut self) -> PublishOutcome {
         let snapshot = self.source.snapshot();
+        let started = std::time::Instant::now();
         let (table, issues) = translate(&snapshot, &self.config);
         let report = self
             .reports
@@ -140,6 +155,10 @@ impl<S: Source> Reconciler<S> {
         self.log_new_issues(issues);
         let (vhosts, routes) = counts(&table);
         let outcome = self.handle.publish(table);
+        if let Some(metrics) = &self.metrics {
+            metrics.observe_build(started.elapsed());
+            metrics.record_publish(&outcome, &self.handle.load().table, SystemTime::now());
+        }
         match &outcome {
             PublishOutcome::Published { generation, errors } => {
                 for error in errors {

@@ -2,27 +2,37 @@
 //! loop, the proxy and the admin listener, started together and stopped together.
 //!
 //! ```text
-//! start(): open source ─► bind http ─► bind https ─► bind admin   (errors here exit 2 or 1)
+//! start(): registry (proxy + controller metrics) ─► open source ─► bind http, https, admin
+//!          (errors here exit 2 or 1)
 //! run():   admin ┐
 //!     proxy http ┤
-//!    proxy https ├─ until shutdown ─► /readyz 503 ─► shutdown delay ─► listeners drain
-//!      reconcile ┘  (Kubernetes: after every store synced; plus election, status, Events)
+//!    proxy https ├─ until SIGTERM/SIGINT ─► /readyz 503 ─► --shutdown-delay ─► stop accepting
+//!      reconcile ┘   ─► in-flight requests and upgraded streams get --shutdown-grace ─► cut the
+//!                    rest ─► `shutdown complete drained=N cut=M` ─► admin, reconcile stop
+//!  (Kubernetes: reconcile after every store synced; plus election, status, Events)
 //! ```
 
 use std::{
     ffi::OsString, future::Future, net::SocketAddr, path::PathBuf, sync::Arc, time::Duration,
 };
 
-use proxy::{TableHandle, config::ProxyConfig};
+use prometheus_client::registry::Registry;
+use proxy::{
+    Drain, TableHandle, Telemetry,
+    access_log::{AccessLog, AccessLogFormat},
+    config::ProxyConfig,
+    metrics::ProxyMetrics,
+};
 use tokio::{net::TcpListener, sync::watch, task::JoinHandle};
 
 use crate::{
-    admin::{self, Readiness},
-    args::{KubeArgs, ServeArgs},
+    admin::{self, Admin, Readiness},
+    args::{HumanDuration, KubeArgs, ServeArgs},
     error::ControllerError,
     events::{self, Reporter},
     leader::{self, ElectionConfig},
     listen,
+    metrics::{ControllerMetrics, MANIFEST_KIND},
     reconcile::{self, Reconciler},
     source::{
         Changes,
@@ -117,7 +127,12 @@ pub struct ServeOptions {
     pub admin_addr: SocketAddr,
     pub translate: TranslateConfig,
     pub proxy: ProxyConfig,
+    /// `--access-log-format`.
+    pub access_log: AccessLogFormat,
+    /// Between the shutdown signal (readiness already failing) and closing the listeners.
     pub shutdown_delay: Duration,
+    /// How long in-flight requests and upgraded connections may take after that.
+    pub shutdown_grace: Duration,
 }
 
 impl ServeOptions {
@@ -135,7 +150,9 @@ impl ServeOptions {
             admin_addr: args.admin_addr,
             translate: args.class.translate_config(&args.tls),
             proxy: args.proxy.proxy_config(),
-            shutdown_delay: args.shutdown_delay.0,
+            access_log: args.access_log_format.format(),
+            shutdown_delay: args.shutdown.shutdown_delay.0,
+            shutdown_grace: args.shutdown.shutdown_grace.0,
         })
     }
 }
@@ -157,18 +174,28 @@ pub struct Started {
     http: TcpListener,
     https: TcpListener,
     admin: TcpListener,
+    registry: Registry,
+    proxy_metrics: Arc<ProxyMetrics>,
+    metrics: Arc<ControllerMetrics>,
 }
 
-/// Opens the source and binds the listeners (each logs `listening listener=.. addr=..`).
-/// In Kubernetes mode the client configuration is loaded here (a bad one exits 2); the
-/// API server is first contacted by `run`.
+/// Registers the metrics, opens the source, logs `wicket starting` and binds the listeners
+/// (each logs `listening listener=.. addr=..`). In Kubernetes mode the client configuration
+/// is loaded here (a bad one exits 2); the API server is first contacted by `run`.
 pub async fn start(options: ServeOptions) -> Result<Started, ControllerError> {
     proxy::tls::install_crypto_provider();
+    let mut registry = Registry::default();
+    let proxy_metrics = ProxyMetrics::new(&mut registry);
+    let kubernetes = matches!(options.source, SourceOptions::Kubernetes(_));
+    let metrics = ControllerMetrics::new(&mut registry, kubernetes);
     let changes = Changes::new();
     let source = match &options.source {
         SourceOptions::Manifests(dir) => {
             let mut source = ManifestDir::open(dir)?;
-            source.watch(changes.clone())?;
+            let events = metrics.watch_event_counter(MANIFEST_KIND);
+            source.watch_with(changes.clone(), move || {
+                events.inc();
+            })?;
             Opened::Manifests(source)
         }
         SourceOptions::Kubernetes(kube) => {
@@ -179,6 +206,18 @@ pub async fn start(options: ServeOptions) -> Result<Started, ControllerError> {
             }
         }
     };
+    let (mode, manifests) = match &options.source {
+        SourceOptions::Manifests(dir) => ("manifests", Some(dir.display().to_string())),
+        SourceOptions::Kubernetes(_) => ("kubernetes", None),
+    };
+    tracing::info!(
+        version = %env!("CARGO_PKG_VERSION"),
+        source = %mode,
+        class = %options.translate.ingress_class,
+        controller = %options.translate.controller_name,
+        manifests = manifests.as_deref(),
+        "wicket starting"
+    );
     let http = listen::bind("http", options.http_addr).await?;
     let https = listen::bind("https", options.https_addr).await?;
     let admin = listen::bind("admin", options.admin_addr).await?;
@@ -189,6 +228,9 @@ pub async fn start(options: ServeOptions) -> Result<Started, ControllerError> {
         http,
         https,
         admin,
+        registry,
+        proxy_metrics,
+        metrics,
     })
 }
 
@@ -203,7 +245,9 @@ impl Started {
         self.https.local_addr().ok()
     }
 
-    /// Serves until `shutdown` completes or a listener fails.
+    /// Serves until `shutdown` completes or a listener fails, then shuts down gracefully:
+    /// readiness fails at once, listeners close after the shutdown delay, and open
+    /// connections get the shutdown grace to finish.
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<(), ControllerError> {
         let Started {
             options,
@@ -212,33 +256,43 @@ impl Started {
             http,
             https,
             admin,
+            registry,
+            proxy_metrics,
+            metrics,
         } = self;
+        let access_log = AccessLog::stdout(
+            options.access_log,
+            proxy_metrics.access_log_dropped().clone(),
+        )
+        .map_err(ControllerError::Runtime)?;
+        let telemetry = Telemetry::new(proxy_metrics, access_log.clone());
         let handle = Arc::new(TableHandle::new());
         let readiness = Arc::new(Readiness::new(handle.clone()));
         let (stop, stopped) = watch::channel(false);
+        let drain = Drain::new();
 
         let proxy_config = Arc::new(options.proxy.clone());
         let mut proxy_task = tokio::spawn(proxy::server::serve_http(
             http,
             handle.clone(),
             proxy_config.clone(),
-            until(stopped.clone()),
+            telemetry.clone(),
+            drain.clone(),
         ));
         let mut https_task = tokio::spawn(proxy::server::serve_https(
             https,
             handle.clone(),
             proxy_config,
-            until(stopped.clone()),
+            telemetry,
+            drain.clone(),
         ));
-        let mut admin_task = tokio::spawn(admin::serve(
-            admin,
-            readiness.clone(),
-            until(stopped.clone()),
-        ));
+        let admin_state = Arc::new(Admin::new(readiness.clone(), Arc::new(registry)));
+        let mut admin_task = tokio::spawn(admin::serve(admin, admin_state, until(stopped.clone())));
         readiness.set_listening();
         let mut reconcile_task = match source {
             Opened::Manifests(source) => {
-                let reconciler = Reconciler::new(source, handle, options.translate.clone());
+                let reconciler = Reconciler::new(source, handle, options.translate.clone())
+                    .with_metrics(metrics);
                 tokio::spawn(reconcile::run(reconciler, changes, until(stopped)))
             }
             Opened::Kubernetes {
@@ -250,6 +304,7 @@ impl Started {
                 options.translate.clone(),
                 handle,
                 changes,
+                metrics,
                 stopped,
             )),
         };
@@ -257,7 +312,11 @@ impl Started {
         let outcome = tokio::select! {
             () = shutdown => {
                 readiness.set_draining();
-                tracing::info!(delay = ?options.shutdown_delay, "shutting down");
+                tracing::info!(
+                    delay = %HumanDuration(options.shutdown_delay),
+                    grace = %HumanDuration(options.shutdown_grace),
+                    "shutting down: not ready; listeners close after the delay"
+                );
                 tokio::time::sleep(options.shutdown_delay).await;
                 Ok(())
             }
@@ -276,7 +335,7 @@ impl Started {
             }),
         };
         readiness.set_draining();
-        let _ = stop.send(true);
+        drain.stop_accepting();
         // A finished task has been awaited by the select above and must not be awaited again.
         if !proxy_task.is_finished()
             && let Ok(Err(error)) = proxy_task.await
@@ -288,15 +347,26 @@ impl Started {
         {
             tracing::error!(%error, "https listener failed while stopping");
         }
+        tracing::info!(
+            open = drain.open(),
+            grace = %HumanDuration(options.shutdown_grace),
+            "listeners closed; draining open connections"
+        );
+        let report = drain.wait(options.shutdown_grace).await;
+        tracing::info!(
+            drained = report.drained,
+            cut = report.cut,
+            "shutdown complete"
+        );
+        // The admin listener answers (readiness failing) until the drain is over.
+        let _ = stop.send(true);
         if !admin_task.is_finished() {
             let _ = admin_task.await;
         }
         if !reconcile_task.is_finished() {
             let _ = reconcile_task.await;
         }
-        if outcome.is_ok() {
-            tracing::info!("stopped");
-        }
+        let _ = tokio::task::spawn_blocking(move || access_log.close()).await;
         outcome
     }
 }
@@ -323,10 +393,16 @@ async fn run_kubernetes(
     translate: TranslateConfig,
     handle: Arc<TableHandle>,
     changes: Changes,
+    metrics: Arc<ControllerMetrics>,
     stopped: watch::Receiver<bool>,
 ) -> Result<(), ControllerError> {
-    let (source, watches): (KubeSource, Watches) =
-        KubeSource::start(&client, &options.watch, translate.clone(), changes.clone());
+    let (source, watches): (KubeSource, Watches) = KubeSource::start_with(
+        &client,
+        &options.watch,
+        translate.clone(),
+        changes.clone(),
+        Some(&metrics),
+    );
     let stores = source.stores().clone();
     tracing::info!(
         namespace = options.watch.namespace.as_deref().unwrap_or("*"),
@@ -337,8 +413,14 @@ async fn run_kubernetes(
         options.election.clone(),
         until(stopped.clone()),
     );
-    let (reconciler, reports) = Reconciler::new(source, handle, translate.clone()).with_reports();
+    let (reconciler, reports) = Reconciler::new(source, handle, translate.clone())
+        .with_metrics(metrics.clone())
+        .with_reports();
     let mut helpers = Vec::new();
+    helpers.push(AbortOnDrop(tokio::spawn(mirror_leader(
+        leader.clone(),
+        metrics,
+    ))));
     if let Some(publish) = &options.publish {
         let (desired, follow) = status::desired(&client, publish);
         helpers.extend(follow.map(AbortOnDrop));
@@ -379,6 +461,16 @@ async fn run_kubernetes(
     drop(helpers);
     drop(watches);
     result
+}
+
+/// Keeps `wicket_leader` equal to the election's state.
+async fn mirror_leader(mut leader: watch::Receiver<bool>, metrics: Arc<ControllerMetrics>) {
+    loop {
+        metrics.set_leader(*leader.borrow_and_update());
+        if leader.changed().await.is_err() {
+            return;
+        }
+    }
 }
 
 #[cfg(test)]

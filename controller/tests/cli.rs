@@ -131,3 +131,40 @@ fn serve_takes_its_settings_from_the_environment_and_stops_cleanly_on_sigterm() 
     };
     assert_eq!(status.code(), Some(0));
 }
+
+/// Runs `wicket check` on an example set; returns (exit code, stdout, stderr).
+fn check(args: &[&str]) -> (Option<i32>, String, String) {
+    let output = Command::new(WICKET)
+        .arg("check")
+        .args(args)
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("run wicket check");
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn check_exits_0_for_good_manifests_1_for_errors_and_2_for_unreadable_paths() {
+    let (code, stdout, stderr) = check(&["examples/check/good"]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert!(
+        stdout.ends_with("0 errors, 0 warnings; 3 routes on 1 host\n"),
+        "{stdout}"
+    );
+    let (code, stdout, stderr) = check(&["examples/check/broken"]);
+    assert_eq!(code, Some(1), "{stdout}{stderr}");
+    assert!(
+        stdout.starts_with("examples/check/broken/syntax.yaml: Error document 1 (line 10): "),
+        "{stdout}"
+    );
+    let (code, stdout, stderr) = check(&["examples/check/none"]);
+    assert_one_line_usage_error(code, &stderr, "cannot read examples/check/none");
+    assert_eq!(stdout, "");
+    let (code, _, stderr) = check(&[]);
+    assert_one_line_usage_error(code, &stderr, "PATH");
+}

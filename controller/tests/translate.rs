@@ -196,6 +196,7 @@ fn named_target_port() {
         route.action,
         Action::Forward(Backend {
             name: "default-api-80".to_owned(),
+            service: "api".to_owned(),
             endpoints: expected,
             protocol: Default::default(),
         })

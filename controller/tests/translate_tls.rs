@@ -5,6 +5,7 @@ mod common;
 
 use common::{brief, full, load, render, run};
 use controller::{
+    issue::Reason,
     snapshot::Snapshot,
     translate::{
         TranslateConfig,
@@ -271,6 +272,8 @@ fn backend_protocol() {
       Prefix "/" -> forward default-proto-web-80 [10.0.5.1:8443] grpcs(verify) (default/proto-grpcs-no-ca 0.0)
     host "https.example"
       Prefix "/" -> forward default-proto-web-80 [10.0.5.1:8443] https() (default/proto-https 0.0)
+    host "opaque-ca.example"
+      Prefix "/" -> forward default-proto-web-80 [10.0.5.1:8443] https(verify) (default/proto-https-opaque-ca 0.0)
     host "soap.example"
       Prefix "/" -> forward default-proto-web-80 [10.0.5.1:8443] (default/proto-unknown 0.0)
     host "verify.example"
@@ -288,9 +291,25 @@ fn backend_protocol() {
     Error ingress default/proto-unknown metadata.annotations[wicket.dev/backend-protocol]: wicket.dev/backend-protocol: value "SOAP" is not one of HTTP, HTTPS, GRPC, GRPCS; the annotation is ignored
     Warning ingress default/proto-grpcs-no-ca metadata.annotations[nginx.ingress.kubernetes.io/proxy-ssl-secret]: secret default/ghost-ca not found; backends cannot be verified and answer 502
     Warning ingress default/proto-https-empty-ca metadata.annotations[nginx.ingress.kubernetes.io/proxy-ssl-secret]: secret default/not-a-ca ca.crt holds no PEM certificate; it is not used while proxy-ssl-verify is off
+    Warning ingress default/proto-https-opaque-ca metadata.annotations[nginx.ingress.kubernetes.io/proxy-ssl-secret]: secret default/opaque-ca is of type "Opaque"; a proxy-ssl-secret must be of type "kubernetes.io/tls"; backends cannot be verified and answer 502
     Warning ingress default/proto-refused metadata.annotations[nginx.ingress.kubernetes.io/backend-protocol]: nginx.ingress.kubernetes.io/backend-protocol: value "FCGI" is not supported (only HTTP, HTTPS, GRPC and GRPCS are); HTTP is used
     "#
         )
+    );
+    // A CA in a Secret of another type than kubernetes.io/tls is an invalid Secret, as
+    // for a missing or empty ca.crt.
+    let ca_reasons: Vec<(&str, Reason)> = issues
+        .iter()
+        .filter(|i| i.message.starts_with("secret "))
+        .map(|i| (i.object.name.as_str(), i.reason))
+        .collect();
+    assert_eq!(
+        ca_reasons,
+        vec![
+            ("proto-grpcs-no-ca", Reason::MissingSecret),
+            ("proto-https-empty-ca", Reason::InvalidSecret),
+            ("proto-https-opaque-ca", Reason::InvalidSecret),
+        ]
     );
     // The CA bundle is the Secret's ca.crt, byte for byte.
     let verify = table

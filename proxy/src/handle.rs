@@ -9,7 +9,8 @@ use http::HeaderValue;
 use crate::balance::CursorRegistry;
 use crate::matcher::{Matcher, TableError, Target};
 use crate::rewrite::Rewrite;
-use crate::table::{Action, Fallback, Hsts, Route, RouteTable};
+use crate::table::{Action, Backend, Fallback, Hsts, Route, RouteTable};
+use crate::telemetry::RouteTelemetry;
 use crate::tls::{CertCache, SniIndex};
 use crate::upstream::{PoolRegistry, Upstream};
 
@@ -35,6 +36,8 @@ pub struct Entry {
     pub https_redirect: bool,
     /// The `Strict-Transport-Security` value for responses sent over HTTPS.
     pub hsts: Option<HeaderValue>,
+    /// Metric labels and series of this entry's requests.
+    pub telemetry: RouteTelemetry,
 }
 
 /// The compiled, immutable table a request uses from start to end.
@@ -214,6 +217,7 @@ fn compile_route(
         app_root: route.policy.app_root.clone(),
         https_redirect: route.policy.https_redirect,
         hsts: route.policy.hsts.as_ref().map(hsts_value),
+        telemetry: RouteTelemetry::new(&route.source, forwarded(&route.action)),
     }
 }
 
@@ -228,6 +232,14 @@ fn compile_fallback(
         app_root: None,
         https_redirect: false,
         hsts: None,
+        telemetry: RouteTelemetry::new(&fallback.source, forwarded(&fallback.action)),
+    }
+}
+
+fn forwarded(action: &Action) -> Option<&Backend> {
+    match action {
+        Action::Forward(backend) => Some(backend),
+        Action::Unavailable { .. } => None,
     }
 }
 
@@ -290,6 +302,7 @@ mod tests {
     fn table(endpoints: &[u16]) -> RouteTable {
         let backend = Backend {
             name: "default-app-80".into(),
+            service: "app".into(),
             endpoints: endpoints
                 .iter()
                 .map(|port| std::net::SocketAddr::from(([127, 0, 0, 1], *port)))

@@ -1,13 +1,14 @@
-//! The HTTP and HTTPS listeners: accept loop, TLS handshake, per-connection HTTP/1.1 + h2c service, graceful drain.
+//! The HTTP and HTTPS listeners: accept loop, TLS handshake, per-connection HTTP/1.1 + h2c service.
 //!
 //! ```text
-//! TcpListener ─accept─► ConnInfo { peer, local, tls } ─► serve_connection(io)
+//! TcpListener ─accept─► ConnInfo { peer, local, tls } ─► drain.track() ─► serve_connection(io)
 //!   HTTPS: TLS handshake (≤ header_read_timeout; SNI picks the certificate)
 //!          ─► HTTP/2 or HTTP/1.1 by the connection preface, which agrees with the ALPN
 //!             protocol a client negotiated (h2 clients open with the HTTP/2 preface)
+//! drain.stop_accepting() ─► the listener closes, serve_* return; connections finish
+//!                           under the drain (see [`crate::drain`])
 //! ```
 
-use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,16 +17,20 @@ use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
 use tracing::Instrument;
 
+use prometheus_client::metrics::gauge::Gauge;
+
 use crate::config::ProxyConfig;
+use crate::drain::{Drain, Tracked};
 use crate::handle::TableHandle;
 use crate::headers::Forwarded;
+use crate::metrics::HandshakeFailure;
 use crate::service::{self, ConnContext};
+use crate::telemetry::Telemetry;
 use crate::tls;
 
 /// hyper's smallest allowed HTTP/1 read buffer.
@@ -42,46 +47,43 @@ pub struct ConnInfo {
     pub tls: bool,
 }
 
-/// Serves plain HTTP (HTTP/1.1 and h2c prior knowledge) on `listener` until `shutdown`
-/// completes, then stops accepting and waits for open connections to finish.
+/// Serves plain HTTP (HTTP/1.1 and h2c prior knowledge) on `listener` until
+/// [`Drain::stop_accepting`]; then closes the listener and returns. The open connections
+/// keep being served, tracked by `drain` (see [`crate::drain`]).
 pub async fn serve_http(
     listener: TcpListener,
     handle: Arc<TableHandle>,
     config: Arc<ProxyConfig>,
-    shutdown: impl Future<Output = ()> + Send + 'static,
+    telemetry: Telemetry,
+    drain: Drain,
 ) -> std::io::Result<()> {
     let builder = Arc::new(connection_builder(&config));
-    accept_loop(
-        listener,
+    let open = telemetry.metrics.open_connections("http");
+    let shared = Shared {
         handle,
         config,
-        shutdown,
-        false,
-        move |stream, info, conn| {
-            serve_connection(
-                stream,
-                info,
-                builder.clone(),
-                conn.handle,
-                conn.config,
-                conn.watcher,
-            );
-        },
-    )
+        telemetry,
+        drain,
+    };
+    accept_loop(listener, shared, false, move |stream, info, conn| {
+        let open = OpenConnection::new(&open);
+        tokio::spawn(serve_connection(stream, info, builder.clone(), conn, open));
+    })
     .await
 }
 
-/// Serves HTTPS on `listener` until `shutdown` completes, like [`serve_http`]. The
-/// certificate of each handshake comes from the table being served (SNI); HTTP/2 or
-/// HTTP/1.1 follows the negotiated ALPN protocol.
+/// Serves HTTPS on `listener` like [`serve_http`]. The certificate of each handshake
+/// comes from the table being served (SNI); HTTP/2 or HTTP/1.1 follows the negotiated
+/// ALPN protocol.
 pub async fn serve_https(
     listener: TcpListener,
     handle: Arc<TableHandle>,
     config: Arc<ProxyConfig>,
-    shutdown: impl Future<Output = ()> + Send + 'static,
+    telemetry: Telemetry,
+    drain: Drain,
 ) -> std::io::Result<()> {
     let tls = tls::server_config(handle.clone()).map_err(std::io::Error::other)?;
-    serve_https_with(listener, handle, config, tls, shutdown).await
+    serve_https_with(listener, handle, config, tls, telemetry, drain).await
 }
 
 /// [`serve_https`] with a caller-built rustls configuration.
@@ -90,76 +92,87 @@ pub async fn serve_https_with(
     handle: Arc<TableHandle>,
     config: Arc<ProxyConfig>,
     tls: Arc<rustls::ServerConfig>,
-    shutdown: impl Future<Output = ()> + Send + 'static,
+    telemetry: Telemetry,
+    drain: Drain,
 ) -> std::io::Result<()> {
     let builder = Arc::new(connection_builder(&config));
     let acceptor = TlsAcceptor::from(tls);
-    accept_loop(
-        listener,
+    let open = telemetry.metrics.open_connections("https");
+    let shared = Shared {
         handle,
         config,
-        shutdown,
-        true,
-        move |stream, info, conn| {
-            let acceptor = acceptor.clone();
-            let builder = builder.clone();
-            let span = tracing::debug_span!("tls", peer = %info.peer);
-            tokio::spawn(
-                async move {
-                    let timeout = conn.config.header_read_timeout;
-                    let stream = match tokio::time::timeout(timeout, acceptor.accept(stream)).await
-                    {
-                        Ok(Ok(stream)) => stream,
-                        Ok(Err(err)) => {
-                            tracing::debug!(error = %err, "TLS handshake failed");
-                            return;
-                        }
-                        Err(_) => {
-                            tracing::debug!("TLS handshake timed out");
-                            return;
-                        }
-                    };
-                    tracing::trace!(alpn = ?stream.get_ref().1.alpn_protocol(), "TLS established");
-                    serve_connection(
-                        stream,
-                        info,
-                        builder,
-                        conn.handle,
-                        conn.config,
-                        conn.watcher,
-                    );
-                }
-                .instrument(span),
-            );
-        },
-    )
+        telemetry,
+        drain,
+    };
+    accept_loop(listener, shared, true, move |stream, info, mut conn| {
+        let acceptor = acceptor.clone();
+        let builder = builder.clone();
+        let open = OpenConnection::new(&open);
+        let span = tracing::debug_span!("tls", peer = %info.peer);
+        tokio::spawn(
+            async move {
+                let timeout = conn.shared.config.header_read_timeout;
+                let handshake = tokio::time::timeout(timeout, acceptor.accept(stream));
+                let metrics = &conn.shared.telemetry.metrics;
+                let stream = match conn.tracked.run(handshake).await {
+                    Some(Ok(Ok(stream))) => stream,
+                    Some(Ok(Err(err))) => {
+                        tracing::debug!(error = %err, "TLS handshake failed");
+                        metrics.tls_handshake_error(HandshakeFailure::of(&err));
+                        return;
+                    }
+                    Some(Err(_)) => {
+                        tracing::debug!("TLS handshake timed out");
+                        metrics.tls_handshake_error(HandshakeFailure::Timeout);
+                        return;
+                    }
+                    None => return,
+                };
+                let session = stream.get_ref().1;
+                metrics.tls_handshake(session.protocol_version());
+                tracing::trace!(alpn = ?session.alpn_protocol(), "TLS established");
+                serve_connection(stream, info, builder, conn, open).await;
+            }
+            .instrument(span),
+        );
+    })
     .await
 }
 
-/// What an accepted connection is served with.
-struct Accepted {
+/// What every connection of one listener is served with.
+#[derive(Clone)]
+struct Shared {
     handle: Arc<TableHandle>,
     config: Arc<ProxyConfig>,
-    watcher: Watcher,
+    telemetry: Telemetry,
+    drain: Drain,
 }
 
-/// Accepts on `listener` and hands each connection to `serve` until `shutdown`; then
-/// stops accepting and waits for the connections to finish.
+/// An accepted connection's share of the listener, and its place in the drain.
+struct Accepted {
+    shared: Shared,
+    tracked: Tracked,
+}
+
+/// Accepts on `listener` and hands each connection to `serve` until the drain stops
+/// accepting; then closes the listener.
 async fn accept_loop(
     listener: TcpListener,
-    handle: Arc<TableHandle>,
-    config: Arc<ProxyConfig>,
-    shutdown: impl Future<Output = ()> + Send + 'static,
+    shared: Shared,
     tls: bool,
     serve: impl Fn(TcpStream, ConnInfo, Accepted),
 ) -> std::io::Result<()> {
-    let graceful = GracefulShutdown::new();
-    let sweeper = tokio::spawn(sweep_idle(handle.clone(), config.upstream_idle_timeout));
+    let sweeper = tokio::spawn(sweep_idle(
+        shared.handle.clone(),
+        shared.config.upstream_idle_timeout,
+    ));
     let _stop_sweeper = AbortOnDrop(sweeper);
-    tokio::pin!(shutdown);
+    let drain = shared.drain.clone();
+    let stopping = drain.stopping();
+    tokio::pin!(stopping);
     loop {
         let accepted = tokio::select! {
-            () = &mut shutdown => break,
+            () = &mut stopping => break,
             accepted = listener.accept() => accepted,
         };
         let (stream, peer) = match accepted {
@@ -183,14 +196,12 @@ async fn accept_loop(
         };
         let info = ConnInfo { peer, local, tls };
         let accepted = Accepted {
-            handle: handle.clone(),
-            config: config.clone(),
-            watcher: graceful.watcher(),
+            shared: shared.clone(),
+            tracked: drain.track(),
         };
         serve(stream, info, accepted);
     }
     drop(listener);
-    graceful.shutdown().await;
     Ok(())
 }
 
@@ -210,39 +221,63 @@ pub fn connection_builder(config: &ProxyConfig) -> auto::Builder<TokioExecutor> 
     builder
 }
 
-/// Serves one accepted connection on its own task. `io` is the raw TCP stream or the
-/// decrypted TLS stream.
-pub fn serve_connection<I>(
+/// Serves one accepted connection to its end (or until the drain cuts it). `io` is the
+/// raw TCP stream or the decrypted TLS stream.
+async fn serve_connection<I>(
     io: I,
     info: ConnInfo,
     builder: Arc<auto::Builder<TokioExecutor>>,
-    handle: Arc<TableHandle>,
-    config: Arc<ProxyConfig>,
-    watcher: Watcher,
+    conn: Accepted,
+    open: OpenConnection,
 ) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let span = tracing::debug_span!("conn", peer = %info.peer, local = %info.local, tls = info.tls);
+    let Accepted {
+        shared,
+        mut tracked,
+    } = conn;
     let ctx = Arc::new(ConnContext {
-        handle,
-        config,
+        handle: shared.handle,
+        config: shared.config,
         forwarded: Forwarded::new(info.peer, info.local, info.tls),
         scheme: if info.tls { "https" } else { "http" },
         tls: info.tls,
+        peer: info.peer,
+        telemetry: shared.telemetry,
+        drain: shared.drain,
     });
     let service = service_fn(move |req: hyper::Request<Incoming>| {
         let ctx = ctx.clone();
         async move { Ok::<_, std::convert::Infallible>(service::serve(&ctx, req).await) }
     });
-    tokio::spawn(
-        async move {
-            let conn = builder.serve_connection_with_upgrades(TokioIo::new(io), service);
-            if let Err(err) = watcher.watch(conn).await {
-                tracing::debug!(error = %err, "connection ended with an error");
-            }
+    async move {
+        let conn = builder.serve_connection_with_upgrades(TokioIo::new(io), service);
+        match tracked.serve(conn).await {
+            Some(Ok(())) => {}
+            Some(Err(err)) => tracing::debug!(error = %err, "connection ended with an error"),
+            None => tracing::debug!("connection cut at shutdown"),
         }
-        .instrument(span),
-    );
+        drop(open);
+    }
+    .instrument(span)
+    .await;
+}
+
+/// Counts one connection in `wicket_open_connections` while alive.
+struct OpenConnection(Gauge);
+
+impl OpenConnection {
+    fn new(gauge: &Gauge) -> Self {
+        gauge.inc();
+        OpenConnection(gauge.clone())
+    }
+}
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
 }
 
 /// Closes idle upstream connections older than `timeout`, checking every `timeout / 2`.

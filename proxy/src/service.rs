@@ -4,7 +4,9 @@
 //! origin form that goes upstream, and only the headers the rules name are touched.
 
 use std::borrow::Cow;
+use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Instant;
 
 use bytes::Bytes;
 use http::header::{
@@ -16,11 +18,15 @@ use http::{Request, Response, StatusCode, Uri, Version};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 
+use http_body::Body as _;
+
 use crate::config::ProxyConfig;
+use crate::drain::Drain;
 use crate::error::ProxyError;
 use crate::handle::{Dispatch, Entry, TableHandle};
 use crate::headers::{self, Forwarded, X_REQUEST_ID};
-use crate::upstream::{Mode, ProxyBody};
+use crate::telemetry::{Exchange, Metered, Telemetry, UpstreamInfo};
+use crate::upstream::{Mode, ProxyBody, RequestBody};
 use crate::{authority, normalize};
 
 /// Everything a connection's requests share, built once at accept.
@@ -36,25 +42,31 @@ pub struct ConnContext {
     pub scheme: &'static str,
     /// True when the connection arrived over TLS.
     pub tls: bool,
+    /// The client address.
+    pub peer: SocketAddr,
+    /// Where requests are reported.
+    pub telemetry: Telemetry,
+    /// Tracks upgraded connections for the shutdown.
+    pub drain: Drain,
 }
 
 /// Paths never redirected to HTTPS, so that HTTP-01 challenges reach the ACME client.
 const ACME_CHALLENGE_PREFIX: &str = "/.well-known/acme-challenge/";
 
-/// Serves one request; never fails (errors become short plain-text responses).
-pub async fn serve(ctx: &ConnContext, mut req: Request<Incoming>) -> Response<ProxyBody> {
+/// Serves one request; never fails (errors become short plain-text responses). The
+/// request is reported (metrics, access log) when the response body ends.
+pub async fn serve(ctx: &ConnContext, mut req: Request<Incoming>) -> Response<Metered> {
     let request_id = headers::request_id(req.headers_mut());
-    let method = req.method().clone();
-    let mut response = match proxy(ctx, req).await {
+    let mut exchange = Exchange::begin(&ctx.telemetry, ctx.peer, &req, &request_id);
+    let mut response = match proxy(ctx, req, &mut exchange).await {
         Ok(response) => response,
         Err(err) => {
-            tracing::debug!(%method, error = %err, "request failed");
+            tracing::debug!(error = %err, "request failed");
             err.into_response(None)
         }
     };
-    tracing::debug!(%method, status = response.status().as_u16(), "request done");
     response.headers_mut().insert(X_REQUEST_ID, request_id);
-    response
+    exchange.respond(response)
 }
 
 /// The parts of routing that borrow the request, resolved before it is edited.
@@ -75,15 +87,17 @@ struct Routed<'a> {
 async fn proxy(
     ctx: &ConnContext,
     req: Request<Incoming>,
+    exchange: &mut Exchange,
 ) -> Result<Response<ProxyBody>, ProxyError> {
     check_framing(&req)?;
     let active = ctx.handle.load();
     let routed = route(ctx, &active, &req)?;
+    exchange.set_route(exchange.telemetry().series(&routed.entry.telemetry));
     let hsts = match ctx.tls {
         true => routed.entry.hsts.clone(),
         false => None,
     };
-    let result = forward(ctx, routed, req).await;
+    let result = forward(ctx, routed, req, exchange).await;
     let Some(hsts) = hsts else {
         return result;
     };
@@ -102,6 +116,7 @@ async fn forward(
     ctx: &ConnContext,
     routed: Routed<'_>,
     mut req: Request<Incoming>,
+    exchange: &mut Exchange,
 ) -> Result<Response<ProxyBody>, ProxyError> {
     if let Some(location) = routed.https_redirect {
         return Ok(redirect(StatusCode::PERMANENT_REDIRECT, location));
@@ -153,9 +168,17 @@ async fn forward(
         }
         None => Mode::Pooled,
     };
-    let req = Request::from_parts(parts, body);
+    let counted = (!body.is_end_stream()).then(|| exchange.count_request_body());
+    let req = Request::from_parts(parts, RequestBody::new(body, counted));
 
-    let mut response = upstream.send(req, &ctx.config, mode).await?;
+    let started = Instant::now();
+    let metrics = &exchange.telemetry().metrics;
+    let (mut response, endpoint) = upstream.send(req, &ctx.config, mode, metrics).await?;
+    exchange.set_upstream(UpstreamInfo {
+        addr: endpoint,
+        status: response.status().as_u16(),
+        elapsed: started.elapsed(),
+    });
     if response.status() == StatusCode::SWITCHING_PROTOCOLS {
         let Some(client_upgrade) = client_upgrade else {
             return Err(ProxyError::BadResponse("101 without an upgrade request"));
@@ -166,7 +189,16 @@ async fn forward(
             headers::restore_upgrade(response.headers_mut(), upgrade);
         }
         let upstream_upgrade = hyper::upgrade::on(&mut response);
-        tokio::spawn(splice(client_upgrade, upstream_upgrade));
+        let mut tracked = ctx.drain.track();
+        tokio::spawn(async move {
+            if tracked
+                .run(splice(client_upgrade, upstream_upgrade))
+                .await
+                .is_none()
+            {
+                tracing::debug!("upgraded connection cut at shutdown");
+            }
+        });
     } else {
         headers::strip_hop_by_hop(response.headers_mut());
     }

@@ -125,6 +125,8 @@ pub struct Backend {
     /// Upstream name for logs and metrics: `namespace-service-port` (as ingress-nginx).
     /// Balancer state (the round-robin cursor) is keyed by this name and survives swaps.
     pub name: String,
+    /// The Service's name, for metric labels.
+    pub service: String,
     /// Pod endpoints, sorted and without duplicates. Connection pools are keyed by address
     /// and survive swaps.
     pub endpoints: Vec<SocketAddr>,

@@ -131,3 +131,25 @@ async fn the_loop_publishes_at_start_and_rereads_after_changes() {
     assert!(result.is_ok());
     assert_eq!(handle.generation(), 1, "an equal table is not swapped");
 }
+
+#[test]
+fn rebuilds_are_counted_as_publishes_and_skips() {
+    let mut registry = prometheus_client::registry::Registry::default();
+    let metrics = ControllerMetrics::new(&mut registry, false);
+    let handle = Arc::new(TableHandle::new());
+    let mut r = Reconciler::new(Counting(Arc::default()), handle, TranslateConfig::default())
+        .with_metrics(metrics);
+    r.rebuild();
+    r.rebuild();
+    r.rebuild();
+    let mut text = String::new();
+    prometheus_client::encoding::text::encode(&mut text, &registry).expect("encode");
+    for line in [
+        "wicket_table_publishes_total 1",
+        "wicket_table_publish_skipped_total 2",
+        "wicket_table_build_duration_seconds_count 3",
+        "wicket_table_routes 0",
+    ] {
+        assert!(text.lines().any(|l| l == line), "{line} in\n{text}");
+    }
+}

@@ -72,13 +72,25 @@ impl ManifestDir {
     /// Watches the directory (recursively) and calls `changes.notify()` on every change:
     /// files created, written, renamed or removed, and directories likewise.
     pub fn watch(&mut self, changes: Changes) -> Result<(), ControllerError> {
+        self.watch_with(changes, || {})
+    }
+
+    /// [`Self::watch`], also calling `on_change` once per change event (for metrics).
+    pub fn watch_with(
+        &mut self,
+        changes: Changes,
+        on_change: impl Fn() + Send + 'static,
+    ) -> Result<(), ControllerError> {
         let fail = |source| ControllerError::Watch {
             path: self.dir.clone(),
             source,
         };
         let mut watcher =
             notify::recommended_watcher(move |event: notify::Result<notify::Event>| match event {
-                Ok(event) if is_change(&event.kind) => changes.notify(),
+                Ok(event) if is_change(&event.kind) => {
+                    on_change();
+                    changes.notify();
+                }
                 Ok(_) => {}
                 Err(error) => {
                     tracing::warn!(%error, "manifest watch error; re-reading");
@@ -237,7 +249,7 @@ fn display_key((kind, namespace, name): &Key) -> String {
     }
 }
 
-fn kind_of(object: &Object) -> &str {
+pub(crate) fn kind_of(object: &Object) -> &str {
     match object {
         Object::Ingress(_) => "Ingress",
         Object::IngressClass(_) => "IngressClass",
@@ -250,12 +262,13 @@ fn kind_of(object: &Object) -> &str {
 
 /// Manifest files found under a directory, and the directories that could not be listed.
 #[derive(Default)]
-struct Listing {
-    files: Vec<PathBuf>,
-    unlisted: Vec<(PathBuf, io::Error)>,
+pub(crate) struct Listing {
+    pub(crate) files: Vec<PathBuf>,
+    pub(crate) unlisted: Vec<(PathBuf, io::Error)>,
 }
 
-fn list(dir: &Path) -> Listing {
+/// Every `*.yaml`/`*.yml` file under `dir` (recursively, sorted, hidden names skipped).
+pub(crate) fn list(dir: &Path) -> Listing {
     let mut listing = Listing::default();
     let mut visited = HashSet::new();
     walk(dir, 0, &mut visited, &mut listing);

@@ -23,7 +23,8 @@ const SSL_REDIRECT: &str = "ssl-redirect";
 const FORCE_SSL_REDIRECT: &str = "force-ssl-redirect";
 const BACKEND_PROTOCOL: &str = "backend-protocol";
 const PROXY_SSL_VERIFY: &str = "proxy-ssl-verify";
-/// The annotation naming the Secret with the CA for upstream TLS verification.
+/// The annotation naming the `kubernetes.io/tls` Secret with the CA (`ca.crt`) for
+/// upstream TLS verification.
 pub const PROXY_SSL_SECRET: &str = "proxy-ssl-secret";
 const PROXY_SSL_NAME: &str = "proxy-ssl-name";
 const HSTS: &str = "hsts";
@@ -78,7 +79,8 @@ pub struct Annotations {
     pub backend_protocol: BackendProtocol,
     /// `proxy-ssl-verify` (`on` / `off`, default off).
     pub proxy_ssl_verify: bool,
-    /// `proxy-ssl-secret` (`namespace/name`): the Secret whose `ca.crt` verifies backends.
+    /// `proxy-ssl-secret` (`namespace/name`): the `kubernetes.io/tls` Secret whose `ca.crt`
+    /// verifies backends (a Secret of another type is reported and its CA not used).
     pub proxy_ssl_secret: Option<Keyed<SecretRef>>,
     /// `proxy-ssl-name`: the name sent as SNI to, and verified on, backends.
     pub proxy_ssl_name: Option<String>,

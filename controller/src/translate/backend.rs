@@ -179,6 +179,7 @@ impl<'a> Backends<'a> {
         }
         Action::Forward(Backend {
             name: format!("{namespace}-{service_name}-{written}"),
+            service: service_name.to_owned(),
             endpoints,
             protocol: Default::default(),
         })

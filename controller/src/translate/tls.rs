@@ -1,6 +1,6 @@
 //! TLS: `spec.tls` → SNI certificate bindings from `kubernetes.io/tls` Secrets, which hosts
 //! count as TLS hosts (HTTPS redirect, HSTS), the default certificate, and CA bundles for
-//! upstream verification.
+//! upstream verification (`ca.crt` of a `kubernetes.io/tls` Secret).
 //!
 //! ```text
 //! Ingress (oldest first) ─► spec.tls[i] ─► hosts (empty → the Ingress's rule hosts) ─► TLS hosts
@@ -30,7 +30,7 @@ pub const SECRET_TYPE_TLS: &str = "kubernetes.io/tls";
 pub const TLS_CERT_KEY: &str = "tls.crt";
 /// Key of the PEM private key in a TLS Secret.
 pub const TLS_PRIVATE_KEY_KEY: &str = "tls.key";
-/// Key of a PEM CA bundle (`proxy-ssl-secret`).
+/// Key of a PEM CA bundle in the `kubernetes.io/tls` Secret named by `proxy-ssl-secret`.
 pub const CA_CERT_KEY: &str = "ca.crt";
 
 /// TLS settings of the whole controller (flags), as opposed to per-Ingress annotations.
@@ -166,9 +166,20 @@ impl<'a> Secrets<'a> {
         })
     }
 
-    /// The PEM CA bundle (`ca.crt`) of a Secret of any type.
+    /// The PEM CA bundle (`ca.crt`) of a `kubernetes.io/tls` Secret (`proxy-ssl-secret`).
+    /// Only that type, as in ingress-nginx's examples (`tls.crt`, `tls.key` and `ca.crt`):
+    /// Kubernetes mode watches no other type, and manifests mode must agree with it.
     pub fn ca_bundle(&self, secret: &SecretRef) -> Result<Vec<u8>, SecretProblem> {
         let object = self.get(secret)?;
+        let kind = object.type_.as_deref().unwrap_or_default();
+        if kind != SECRET_TYPE_TLS {
+            return Err(SecretProblem {
+                reason: Reason::InvalidSecret,
+                message: format!(
+                    "secret {secret} is of type {kind:?}; a proxy-ssl-secret must be of type {SECRET_TYPE_TLS:?}"
+                ),
+            });
+        }
         let pem = data(object, CA_CERT_KEY).ok_or_else(|| SecretProblem {
             reason: Reason::InvalidSecret,
             message: format!("secret {secret} has no {CA_CERT_KEY}"),

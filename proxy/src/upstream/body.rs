@@ -1,8 +1,10 @@
-//! Response bodies: the upstream body streamed through, returning its connection to the
-//! pool at end of stream, and short bodies the proxy writes itself.
+//! Bodies: the client's request body on its way upstream (counted), the upstream
+//! response body streamed through (returning its connection to the pool at end of
+//! stream), and short bodies the proxy writes itself.
 
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
@@ -11,6 +13,46 @@ use http_body_util::Full;
 use hyper::body::Incoming;
 
 use super::pool::{EndpointPool, HostTag, Sender};
+
+/// A client's request body on its way upstream; counts the data bytes passed on.
+pub struct RequestBody {
+    inner: Incoming,
+    counted: Option<Arc<AtomicU64>>,
+}
+
+impl RequestBody {
+    /// Passes `inner` on, adding its data bytes to `counted` when given.
+    pub fn new(inner: Incoming, counted: Option<Arc<AtomicU64>>) -> Self {
+        RequestBody { inner, counted }
+    }
+}
+
+impl Body for RequestBody {
+    type Data = Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+        let this = self.get_mut();
+        let polled = Pin::new(&mut this.inner).poll_frame(cx);
+        if let (Poll::Ready(Some(Ok(frame))), Some(counted)) = (&polled, &this.counted)
+            && let Some(data) = frame.data_ref()
+        {
+            counted.fetch_add(data.len() as u64, Ordering::Relaxed);
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
 
 /// The connection an upstream body came from, handed back when the body is complete.
 pub(crate) struct Lease {

@@ -6,17 +6,17 @@ use std::io;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use hyper::body::Incoming;
 use hyper::client::conn::{http1, http2};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 
+use super::body::RequestBody;
 use super::pool::Sender;
 use super::transport::Transport;
 
 /// The sender half of a multiplexed upstream HTTP/2 connection.
-pub(crate) type H2Sender = http2::SendRequest<Incoming>;
+pub(crate) type H2Sender = http2::SendRequest<RequestBody>;
 
 /// Whether a connection may switch protocols (and is then never pooled).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -15,20 +15,21 @@ mod pool;
 mod transport;
 
 use std::io;
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use http::header::HOST;
 use http::uri::{Authority, PathAndQuery, Uri};
 use http::{Request, Response, Version};
-use hyper::body::Incoming;
 
-pub use body::{ProxyBody, UpstreamBody};
+pub use body::{ProxyBody, RequestBody, UpstreamBody};
 pub(crate) use connect::Mode;
 pub use pool::{EndpointPool, PoolRegistry};
 
 use crate::balance::RoundRobin;
 use crate::config::ProxyConfig;
 use crate::error::ProxyError;
+use crate::metrics::{ConnectFailure, ProxyMetrics, RetryReason};
 use body::Lease;
 use pool::HostTag;
 
@@ -48,7 +49,7 @@ pub struct Upstream {
 )]
 enum Attempt {
     /// Nothing was sent; the request comes back for the next endpoint.
-    ConnectFailed(io::Error, Request<Incoming>),
+    ConnectFailed(io::Error, Request<RequestBody>),
     /// The request was (or may have been) sent: no retry.
     Failed(ProxyError),
 }
@@ -76,12 +77,14 @@ impl Upstream {
     }
 
     /// Sends `req` to the next endpoint, trying further endpoints while connecting fails.
+    /// Returns the response and the endpoint that gave it.
     pub(crate) async fn send(
         &self,
-        mut req: Request<Incoming>,
+        mut req: Request<RequestBody>,
         config: &ProxyConfig,
         mode: Mode,
-    ) -> Result<Response<UpstreamBody>, ProxyError> {
+        metrics: &ProxyMetrics,
+    ) -> Result<(Response<UpstreamBody>, SocketAddr), ProxyError> {
         let count = self.endpoints.len();
         if count == 0 {
             return Err(ProxyError::NoEndpoints {
@@ -95,11 +98,16 @@ impl Upstream {
             let Some(pool) = self.endpoints.get((start + offset) % count) else {
                 break;
             };
-            match send_to(pool, req, config, mode).await {
-                Ok(response) => return Ok(response),
+            match send_to(pool, req, config, mode, metrics).await {
+                Ok(response) => return Ok((response, pool.addr())),
                 Err(Attempt::Failed(err)) => return Err(err),
                 Err(Attempt::ConnectFailed(err, back)) => {
                     tracing::debug!(upstream = %self.name, endpoint = %pool.addr(), error = %err, "connect failed");
+                    let failure = ConnectFailure::of(&err);
+                    metrics.connect_error(failure);
+                    if offset + 1 < tries {
+                        metrics.retry(RetryReason::Connect(failure));
+                    }
                     req = back;
                     last_error = Some(err);
                 }
@@ -114,28 +122,30 @@ impl Upstream {
 /// Sends `req` to `pool`'s endpoint with the pool's transport.
 async fn send_to(
     pool: &Arc<EndpointPool>,
-    req: Request<Incoming>,
+    req: Request<RequestBody>,
     config: &ProxyConfig,
     mode: Mode,
+    metrics: &ProxyMetrics,
 ) -> Result<Response<UpstreamBody>, Attempt> {
     let host = match pool.transport().per_host() {
         true => request_host(&req),
         false => None,
     };
     if pool.transport().is_http2() {
-        send_http2(pool, req, config, host).await
+        send_http2(pool, req, config, host, metrics).await
     } else {
-        send_http1(pool, req, config, mode, host).await
+        send_http1(pool, req, config, mode, host, metrics).await
     }
 }
 
 /// Sends `req` on an idle HTTP/1.1 connection to `pool`'s endpoint, or on a new one.
 async fn send_http1(
     pool: &Arc<EndpointPool>,
-    mut req: Request<Incoming>,
+    mut req: Request<RequestBody>,
     config: &ProxyConfig,
     mode: Mode,
     host: HostTag,
+    metrics: &ProxyMetrics,
 ) -> Result<Response<UpstreamBody>, Attempt> {
     loop {
         let idle = match mode {
@@ -163,6 +173,7 @@ async fn send_http1(
             if fresh {
                 return Err(Attempt::ConnectFailed(io::Error::other(err), req));
             }
+            metrics.retry(RetryReason::StaleConnection);
             continue;
         }
         let sent = tokio::time::timeout(config.response_timeout, sender.try_send_request(req));
@@ -182,7 +193,10 @@ async fn send_http1(
             }
             Ok(Err(mut err)) => match err.take_message() {
                 // The connection closed before the request was written.
-                Some(back) if !fresh => req = back,
+                Some(back) if !fresh => {
+                    metrics.retry(RetryReason::StaleConnection);
+                    req = back;
+                }
                 Some(back) => {
                     return Err(Attempt::ConnectFailed(
                         io::Error::other(err.into_error()),
@@ -198,9 +212,10 @@ async fn send_http1(
 /// Sends `req` on the endpoint's shared HTTP/2 connection. Trailers pass both ways.
 async fn send_http2(
     pool: &Arc<EndpointPool>,
-    req: Request<Incoming>,
+    req: Request<RequestBody>,
     config: &ProxyConfig,
     host: HostTag,
+    metrics: &ProxyMetrics,
 ) -> Result<Response<UpstreamBody>, Attempt> {
     let mut req = http2_request(req, pool.transport().scheme());
     loop {
@@ -212,6 +227,7 @@ async fn send_http2(
             if fresh {
                 return Err(Attempt::ConnectFailed(io::Error::other(err), req));
             }
+            metrics.retry(RetryReason::StaleConnection);
             continue;
         }
         let sent = tokio::time::timeout(config.response_timeout, sender.try_send_request(req));
@@ -219,7 +235,10 @@ async fn send_http2(
             Err(_elapsed) => return Err(Attempt::Failed(ProxyError::UpstreamTimeout)),
             Ok(Ok(response)) => return Ok(response.map(|body| UpstreamBody::new(body, None))),
             Ok(Err(mut err)) => match err.take_message() {
-                Some(back) if !fresh => req = back,
+                Some(back) if !fresh => {
+                    metrics.retry(RetryReason::StaleConnection);
+                    req = back;
+                }
                 Some(back) => {
                     return Err(Attempt::ConnectFailed(
                         io::Error::other(err.into_error()),
@@ -234,7 +253,7 @@ async fn send_http2(
 
 /// An HTTP/2 request: version 2 and an absolute URI carrying `:scheme` and `:authority`
 /// (from `Host`, which is then dropped as `:authority` replaces it).
-fn http2_request(req: Request<Incoming>, scheme: http::uri::Scheme) -> Request<Incoming> {
+fn http2_request(req: Request<RequestBody>, scheme: http::uri::Scheme) -> Request<RequestBody> {
     let (mut parts, body) = req.into_parts();
     parts.version = Version::HTTP_2;
     let authority = parts

@@ -11,7 +11,6 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use hyper::body::Incoming;
 use hyper::client::conn::http1::SendRequest;
 
 use super::connect::{self, H2Sender};
@@ -20,7 +19,7 @@ use crate::table::UpstreamProtocol;
 use crate::tls::TlsError;
 
 /// The sender half of one upstream HTTP/1.1 connection.
-pub type Sender = SendRequest<Incoming>;
+pub type Sender = SendRequest<super::body::RequestBody>;
 
 /// The request host a connection is bound to (TLS SNI), `None` when it serves any host.
 pub(crate) type HostTag = Option<Arc<str>>;

@@ -7,4 +7,5 @@ mod policy;
 mod shutdown;
 mod streaming;
 mod support;
+mod telemetry;
 mod upgrade;

@@ -15,10 +15,10 @@ use proxy::table::{
     Action, Backend, HostPattern, PathKind, PathRule, Policy, Route, RouteTable, RuleIndex, Source,
     VirtualHost,
 };
-use proxy::{PublishOutcome, TableHandle};
+use proxy::{Drain, DrainReport, PublishOutcome, TableHandle, Telemetry};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{Notify, mpsc, oneshot};
+use tokio::sync::{Notify, mpsc};
 use tokio::task::JoinHandle;
 
 /// Longest any single test step may take before the test fails.
@@ -40,7 +40,7 @@ pub async fn within<T>(fut: impl Future<Output = T>) -> T {
 pub struct Proxy {
     pub addr: SocketAddr,
     pub handle: Arc<TableHandle>,
-    stop: Option<oneshot::Sender<()>>,
+    pub drain: Drain,
     task: Option<JoinHandle<std::io::Result<()>>>,
 }
 
@@ -50,6 +50,10 @@ impl Proxy {
     }
 
     pub async fn start_with(table: RouteTable, config: ProxyConfig) -> Proxy {
+        Proxy::start_full(table, config, Telemetry::disabled()).await
+    }
+
+    pub async fn start_full(table: RouteTable, config: ProxyConfig, telemetry: Telemetry) -> Proxy {
         let handle = Arc::new(TableHandle::new());
         assert!(matches!(
             handle.publish(table),
@@ -57,19 +61,18 @@ impl Proxy {
         ));
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("local addr");
-        let (stop, stopped) = oneshot::channel::<()>();
+        let drain = Drain::new();
         let task = tokio::spawn(proxy::server::serve_http(
             listener,
             handle.clone(),
             Arc::new(config),
-            async move {
-                let _ = stopped.await;
-            },
+            telemetry,
+            drain.clone(),
         ));
         Proxy {
             addr,
             handle,
-            stop: Some(stop),
+            drain,
             task: Some(task),
         }
     }
@@ -81,14 +84,18 @@ impl Proxy {
         ));
     }
 
-    /// Stops accepting and waits for the drain.
-    pub async fn stop(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
+    /// Stops accepting and waits (up to [`DEADLINE`]) for the drain.
+    pub async fn stop(self) -> DrainReport {
+        self.stop_within(DEADLINE).await
+    }
+
+    /// Stops accepting, waits up to `grace` for the drain and cuts the rest.
+    pub async fn stop_within(mut self, grace: Duration) -> DrainReport {
+        self.drain.stop_accepting();
         if let Some(task) = self.task.take() {
             within(task).await.expect("join").expect("serve_http");
         }
+        within(self.drain.wait(grace)).await
     }
 }
 
@@ -102,9 +109,12 @@ impl Drop for Proxy {
 
 // ---------------------------------------------------------------- tables
 
+/// A backend named `namespace-service-port`; the Service is the middle part.
 pub fn backend(name: &str, endpoints: &[SocketAddr]) -> Action {
+    let service = name.split('-').nth(1).unwrap_or(name);
     Action::Forward(Backend {
         name: name.to_owned(),
+        service: service.to_owned(),
         endpoints: endpoints.to_vec(),
         protocol: Default::default(),
     })

@@ -8,7 +8,7 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use crate::support::*;
 
 /// A WebSocket server echoing every message, one task per connection.
-async fn ws_echo() -> (std::net::SocketAddr, tokio::task::JoinHandle<()>) {
+pub async fn ws_echo() -> (std::net::SocketAddr, tokio::task::JoinHandle<()>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("local addr");
     let task = tokio::spawn(async move {
@@ -55,6 +55,8 @@ async fn websocket_echo() {
         big
     );
     let _ = ws.close(None).await;
+    // The drain waits for upgraded connections: the client side must go too.
+    drop(ws);
     proxy.stop().await;
     ws_task.abort();
 }

@@ -9,12 +9,11 @@ use http_body_util::{BodyExt, Empty};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use proxy::config::ProxyConfig;
 use proxy::table::{Certificate, HostPattern, RouteTable, TlsBinding};
-use proxy::{PublishOutcome, TableError, TableHandle};
+use proxy::{Drain, PublishOutcome, TableError, TableHandle, Telemetry};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
@@ -29,7 +28,7 @@ pub struct Proxies {
     pub handle: Arc<TableHandle>,
     /// Errors of the first publish.
     pub errors: Vec<TableError>,
-    stops: Vec<oneshot::Sender<()>>,
+    drain: Drain,
     tasks: Vec<JoinHandle<std::io::Result<()>>>,
 }
 
@@ -39,34 +38,39 @@ impl Proxies {
     }
 
     pub async fn start_with(table: RouteTable, config: ProxyConfig) -> Proxies {
+        Proxies::start_full(table, config, Telemetry::disabled()).await
+    }
+
+    pub async fn start_full(
+        table: RouteTable,
+        config: ProxyConfig,
+        telemetry: Telemetry,
+    ) -> Proxies {
         let handle = Arc::new(TableHandle::new());
         let errors = publish(&handle, table);
         let config = Arc::new(config);
-        let mut stops = Vec::new();
+        let drain = Drain::new();
         let mut tasks = Vec::new();
         let mut addrs = Vec::new();
         for tls in [true, false] {
             let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
             addrs.push(listener.local_addr().expect("local addr"));
-            let (stop, stopped) = oneshot::channel::<()>();
-            let shutdown = async move {
-                let _ = stopped.await;
-            };
             let task = match tls {
                 true => tokio::spawn(proxy::server::serve_https(
                     listener,
                     handle.clone(),
                     config.clone(),
-                    shutdown,
+                    telemetry.clone(),
+                    drain.clone(),
                 )),
                 false => tokio::spawn(proxy::server::serve_http(
                     listener,
                     handle.clone(),
                     config.clone(),
-                    shutdown,
+                    telemetry.clone(),
+                    drain.clone(),
                 )),
             };
-            stops.push(stop);
             tasks.push(task);
         }
         Proxies {
@@ -74,7 +78,7 @@ impl Proxies {
             http: addrs[1],
             handle,
             errors,
-            stops,
+            drain,
             tasks,
         }
     }
@@ -85,12 +89,11 @@ impl Proxies {
     }
 
     pub async fn stop(mut self) {
-        for stop in self.stops.drain(..) {
-            let _ = stop.send(());
-        }
+        self.drain.stop_accepting();
         for task in self.tasks.drain(..) {
             within(task).await.expect("join").expect("serve");
         }
+        self.drain.wait(crate::support::DEADLINE).await;
     }
 }
 

@@ -10,6 +10,7 @@ mod support;
 
 mod harness;
 mod keys;
+mod metrics;
 mod pki;
 mod protocol;
 mod redirect;

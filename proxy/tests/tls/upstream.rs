@@ -26,6 +26,7 @@ use crate::support::*;
 fn backend_with(name: &str, addr: SocketAddr, protocol: UpstreamProtocol) -> Action {
     Action::Forward(Backend {
         name: name.to_owned(),
+        service: name.to_owned(),
         endpoints: vec![addr],
         protocol,
     })
@@ -354,5 +355,7 @@ async fn websocket_over_tls() {
         assert_eq!(echoed, Message::text(text));
     }
     let _ = ws.close(None).await;
+    // The drain waits for upgraded connections: the client side must go too.
+    drop(ws);
     proxies.stop().await;
 }

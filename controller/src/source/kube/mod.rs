@@ -38,7 +38,10 @@ use self::{
     watch::{Guarded, reflect},
 };
 use super::{Changes, Source};
-use crate::{error::ControllerError, snapshot::Snapshot, translate::TranslateConfig};
+use crate::{
+    error::ControllerError, metrics::ControllerMetrics, snapshot::Snapshot,
+    translate::TranslateConfig,
+};
 
 /// Field selector of the Secret watch: only TLS Secrets are read.
 pub const TLS_SECRET_SELECTOR: &str = "type=kubernetes.io/tls";
@@ -189,6 +192,21 @@ fn is_change<K: Resource>(event: &watcher::Event<K>) -> Option<Option<&ObjectMet
     }
 }
 
+/// Counts the object events of one kind (`Apply`, `Delete`, and objects of a relist).
+struct EventCounter(Option<prometheus_client::metrics::counter::Counter>);
+
+impl EventCounter {
+    fn count<K>(&self, event: &watcher::Event<K>) {
+        if let (
+            Some(counter),
+            watcher::Event::Apply(_) | watcher::Event::Delete(_) | watcher::Event::InitApply(_),
+        ) = (&self.0, event)
+        {
+            counter.inc();
+        }
+    }
+}
+
 /// What to watch.
 #[derive(Clone, Debug, Default)]
 pub struct WatchOptions {
@@ -220,6 +238,18 @@ impl KubeSource {
         config: TranslateConfig,
         changes: Changes,
     ) -> (Self, Watches) {
+        Self::start_with(client, options, config, changes, None)
+    }
+
+    /// [`Self::start`], also counting every object event by kind in `metrics`.
+    pub fn start_with(
+        client: &Client,
+        options: &WatchOptions,
+        config: TranslateConfig,
+        changes: Changes,
+        metrics: Option<&ControllerMetrics>,
+    ) -> (Self, Watches) {
+        let count = |kind: &str| EventCounter(metrics.map(|m| m.watch_event_counter(kind)));
         let (stores, writers) = Stores::new();
         let trigger = Arc::new(Trigger::new(stores.clone(), config, changes));
         let all = watcher::Config::default();
@@ -231,22 +261,38 @@ impl KubeSource {
             scoped(client, ns),
             all.clone(),
             writers.ingresses,
-            move |e| t.owner(e),
+            {
+                let counter = count("Ingress");
+                move |e| {
+                    counter.count(e);
+                    t.owner(e);
+                }
+            },
         )));
         let t = trigger.clone();
         tasks.push(tokio::spawn(reflect(
             Api::all(client.clone()),
             all.clone(),
             writers.classes,
-            move |e| t.owner(e),
+            {
+                let counter = count("IngressClass");
+                move |e| {
+                    counter.count(e);
+                    t.owner(e);
+                }
+            },
         )));
         let t = trigger.clone();
         tasks.push(tokio::spawn(reflect(
             scoped(client, ns),
             all.clone(),
             writers.services,
-            move |e| {
-                t.dependent(Dependent::Service, e);
+            {
+                let counter = count("Service");
+                move |e| {
+                    counter.count(e);
+                    t.dependent(Dependent::Service, e);
+                }
             },
         )));
         let t = trigger.clone();
@@ -254,8 +300,12 @@ impl KubeSource {
             scoped(client, ns),
             all,
             writers.slices,
-            move |e| {
-                t.dependent(Dependent::EndpointSlice, e);
+            {
+                let counter = count("EndpointSlice");
+                move |e| {
+                    counter.count(e);
+                    t.dependent(Dependent::EndpointSlice, e);
+                }
             },
         )));
         let t = trigger;
@@ -263,8 +313,12 @@ impl KubeSource {
             scoped(client, ns),
             tls,
             writers.secrets,
-            move |e| {
-                t.dependent(Dependent::Secret, e);
+            {
+                let counter = count("Secret");
+                move |e| {
+                    counter.count(e);
+                    t.dependent(Dependent::Secret, e);
+                }
             },
         )));
         (Self { stores }, Watches(tasks))

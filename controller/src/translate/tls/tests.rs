@@ -133,29 +133,71 @@ fn certificates_are_checked_with_the_proxy_and_cached() {
 }
 
 #[test]
-fn ca_bundles_need_a_pem_certificate() {
-    let (cert, _) = pair("ca.example");
+fn ca_bundles_need_a_pem_certificate_in_a_tls_secret() {
+    let (ca, _) = pair("ca.example");
+    let (cert, key) = pair("client.example");
+    // tls.crt, tls.key and ca.crt, as ingress-nginx's examples have them.
+    let tls = |ca_pem: &str| {
+        vec![
+            (TLS_CERT_KEY, cert.clone()),
+            (TLS_PRIVATE_KEY_KEY, key.clone()),
+            (CA_CERT_KEY, ca_pem.to_owned()),
+        ]
+    };
+    let with = |name: &str, kind: &str, data: &[(&str, String)]| {
+        let data: Vec<(&str, &str)> = data.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        secret(name, kind, &data)
+    };
+    let good = tls(&ca);
     let snapshot = Snapshot {
         secrets: vec![
-            secret("ca", "Opaque", &[(CA_CERT_KEY, &cert)]),
-            secret("not-pem", "Opaque", &[(CA_CERT_KEY, "hello")]),
-            secret("none", "Opaque", &[]),
+            with("ca", SECRET_TYPE_TLS, &good),
+            with("not-pem", SECRET_TYPE_TLS, &tls("hello")),
+            with("none", SECRET_TYPE_TLS, &good[..2]),
+            // The right CA, in a Secret of a type Kubernetes mode never watches.
+            with("opaque", "Opaque", &[(CA_CERT_KEY, ca.clone())]),
+            with("opaque-full", "Opaque", &good),
+            secret("untyped", "", &[(CA_CERT_KEY, &ca)]),
         ],
         ..Snapshot::default()
     };
     let secrets = Secrets::new(&snapshot);
     assert_eq!(
         secrets.ca_bundle(&SecretRef::new("apps", "ca")),
-        Ok(cert.into_bytes())
+        Ok(ca.into_bytes())
     );
-    let reason = |name: &str| {
+    let problem = |name: &str| {
         secrets
             .ca_bundle(&SecretRef::new("apps", name))
-            .map_err(|p| p.reason)
+            .expect_err(name)
     };
-    assert_eq!(reason("not-pem"), Err(Reason::InvalidSecret));
-    assert_eq!(reason("none"), Err(Reason::InvalidSecret));
-    assert_eq!(reason("ghost"), Err(Reason::MissingSecret));
+    assert_eq!(
+        problem("not-pem"),
+        SecretProblem {
+            reason: Reason::InvalidSecret,
+            message: "secret apps/not-pem ca.crt holds no PEM certificate".to_owned()
+        }
+    );
+    assert_eq!(
+        problem("none"),
+        SecretProblem {
+            reason: Reason::InvalidSecret,
+            message: "secret apps/none has no ca.crt".to_owned()
+        }
+    );
+    assert_eq!(
+        problem("opaque"),
+        SecretProblem {
+            reason: Reason::InvalidSecret,
+            message: "secret apps/opaque is of type \"Opaque\"; a proxy-ssl-secret must be of type \"kubernetes.io/tls\"".to_owned()
+        }
+    );
+    assert_eq!(problem("opaque-full").reason, Reason::InvalidSecret);
+    assert_eq!(
+        problem("untyped").message,
+        "secret apps/untyped is of type \"\"; a proxy-ssl-secret must be of type \"kubernetes.io/tls\""
+    );
+    assert_eq!(problem("ghost").reason, Reason::MissingSecret);
 }
 
 #[test]

@@ -16,6 +16,7 @@ use PathKind::{Exact, ImplementationSpecific, Prefix};
 fn mk_backend(name: &str) -> Action {
     Action::Forward(Backend {
         name: name.to_owned(),
+        service: name.to_owned(),
         endpoints: Vec::new(),
         protocol: Default::default(),
     })
