@@ -1,15 +1,19 @@
 //! Where scenarios put Kubernetes objects: the [`Cluster`] trait and its manifest-directory
 //! implementation.
 //!
-//! Scenarios only ever call [`Cluster::apply`] and [`Cluster::delete`], so the same list
-//! runs against `wicket serve --manifests DIR` and against a Kubernetes API.
+//! Scenarios only ever call [`Cluster::apply`] and [`Cluster::delete`], and get their
+//! backends from [`Cluster::backends`], so the same list runs against
+//! `wicket serve --manifests DIR` and against a Kubernetes API
+//! ([`ApiCluster`](crate::apicluster::ApiCluster)).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use tempfile::TempDir;
 
+use crate::backend::Backend;
 use crate::error::{Error, Result};
+use crate::manifest::NAMESPACE;
 
 /// A place that holds Kubernetes objects and that a running wicket reads them from.
 ///
@@ -22,6 +26,19 @@ pub trait Cluster: Send + Sync {
 
     /// Removes bundle `name` and its objects.
     fn delete(&self, name: &str) -> impl Future<Output = Result<()>> + Send;
+
+    /// Starts one echo backend per name, the way this cluster runs workloads (loopback
+    /// processes, or pods whose addresses EndpointSlices may carry).
+    fn backends(&self, names: &[&str]) -> impl Future<Output = Result<Vec<Backend>>> + Send;
+
+    /// An address of the kind [`Cluster::backends`] hands out where nothing listens
+    /// (connections are refused).
+    fn dead_backend(&self, name: &str) -> impl Future<Output = Result<Backend>> + Send;
+
+    /// The namespace the objects of bundles end up in (what wicket names in its logs).
+    fn namespace(&self) -> &str {
+        NAMESPACE
+    }
 }
 
 /// A temporary directory of manifests: bundle `name` is the file `name.yaml`, written
@@ -71,6 +88,20 @@ impl Cluster for ManifestDir {
 
     async fn delete(&self, name: &str) -> Result<()> {
         self.remove(name)
+    }
+
+    /// Loopback `wicket echo` processes.
+    async fn backends(&self, names: &[&str]) -> Result<Vec<Backend>> {
+        let mut backends = Vec::with_capacity(names.len());
+        for name in names {
+            backends.push(Backend::loopback(name).await?);
+        }
+        Ok(backends)
+    }
+
+    /// A released loopback port.
+    async fn dead_backend(&self, name: &str) -> Result<Backend> {
+        Backend::dead_loopback(name)
     }
 }
 

@@ -1,8 +1,9 @@
 //! Renders the Kubernetes objects the scenarios need as YAML.
 //!
-//! Backends are `wicket echo` processes on loopback: each Service has one port named
-//! `http` (port [`SERVICE_PORT`], `targetPort: http`), and its EndpointSlices carry a port
-//! named `http` with the echo's real port, one slice per distinct port.
+//! Backends are `wicket echo` processes (on loopback, or in pods at their pod IP): each
+//! Service has one port named `http` (port [`SERVICE_PORT`], `targetPort: http`), and its
+//! EndpointSlices carry a port named `http` with the echo's real port, one slice per
+//! distinct port.
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};

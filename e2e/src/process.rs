@@ -1,4 +1,5 @@
-//! A child process whose stderr is collected line by line, and which is stopped when dropped.
+//! A child process whose stdout and stderr are collected line by line, and which is stopped
+//! when dropped.
 
 use std::ffi::OsStr;
 use std::io::{BufRead, BufReader};
@@ -20,11 +21,12 @@ pub struct ChildProcess {
     what: String,
     child: Child,
     logs: Logs,
+    stdout: Logs,
     exit: Option<ExitStatus>,
 }
 
 impl ChildProcess {
-    /// Starts `program args…` with stdin closed, stdout discarded and stderr collected.
+    /// Starts `program args…` with stdin closed and stdout and stderr collected.
     /// `NO_COLOR` is set so log lines are plain text; `RUST_LOG` and `WICKET_*` settings of
     /// the test's environment are not passed on, so only the arguments configure it.
     pub fn spawn(what: &str, program: &Path, args: &[&OsStr]) -> Result<Self> {
@@ -38,13 +40,28 @@ impl ChildProcess {
             .args(args)
             .env("NO_COLOR", "1")
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
+            .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .map_err(|source| Error::Spawn {
                 what: what.to_owned(),
                 source,
             })?;
+        let stdout = Logs::default();
+        if let Some(out) = child.stdout.take() {
+            let sink = stdout.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(out).lines() {
+                    match line {
+                        Ok(line) => sink.push(line),
+                        Err(_) => break,
+                    }
+                }
+                sink.close();
+            });
+        } else {
+            stdout.close();
+        }
         let logs = Logs::default();
         if let Some(stderr) = child.stderr.take() {
             let sink = logs.clone();
@@ -64,6 +81,7 @@ impl ChildProcess {
             what: what.to_owned(),
             child,
             logs,
+            stdout,
             exit: None,
         })
     }
@@ -76,6 +94,11 @@ impl ChildProcess {
     /// The collected stderr.
     pub fn logs(&self) -> &Logs {
         &self.logs
+    }
+
+    /// The collected stdout (e.g. access log lines).
+    pub fn stdout(&self) -> &Logs {
+        &self.stdout
     }
 
     /// The exit status, if the child has exited.
@@ -91,20 +114,23 @@ impl ChildProcess {
 
     /// Waits for the line `listening listener="<listener>" addr=…` and returns the address.
     pub async fn listen_addr(&mut self, listener: &str, timeout: Duration) -> Result<SocketAddr> {
-        let what = format!("{} to log its {listener} listener address", self.what);
-        let found = poll_until(timeout, &what, async || {
+        // A plain loop rather than `poll_until`: its future stays `Send` for trait methods.
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
             if let Some(addr) = self.logs.find_map(|line| parse_listen(line, listener)) {
-                return Ok(Some(addr));
+                return Ok(addr);
             }
-            match self.try_exit() {
-                Ok(Some(_)) if self.logs.closed() => Ok(None),
-                _ => Err(self.logs.text()),
+            if matches!(self.try_exit(), Ok(Some(_))) && self.logs.closed() {
+                return Err(self.exited_error(&format!("logging its {listener} listener address")));
             }
-        })
-        .await?;
-        match found {
-            Some(addr) => Ok(addr),
-            None => Err(self.exited_error(&format!("logging its {listener} listener address"))),
+            if tokio::time::Instant::now() >= deadline {
+                return Err(Error::Timeout {
+                    what: format!("{} to log its {listener} listener address", self.what),
+                    after: timeout,
+                    last: self.logs.text(),
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
         }
     }
 
@@ -145,6 +171,17 @@ impl ChildProcess {
             Err(e) => Err(e.to_string()),
         })
         .await
+    }
+
+    /// Sends SIGKILL (no chance to clean up, like a crashed or OOM-killed process) and
+    /// waits up to `timeout` for it to be gone.
+    pub async fn kill(&mut self, timeout: Duration) -> Result<ExitStatus> {
+        if self.try_exit()?.is_none() {
+            self.child
+                .kill()
+                .map_err(|e| Error::io(format!("cannot send SIGKILL to {}", self.what), e))?;
+        }
+        self.wait_exit(timeout).await
     }
 
     /// Sends SIGTERM and waits up to `timeout` for the exit status.

@@ -5,9 +5,10 @@ use std::net::SocketAddr;
 use http::StatusCode;
 use serde_json::Value;
 
+use crate::apicluster::{ApiCluster, Publish};
+use crate::backend::{Backend, Upstream};
 use crate::client::{HttpClient, Reply};
 use crate::cluster::{Cluster, ManifestDir};
-use crate::echo::Echo;
 use crate::error::Result;
 use crate::manifest::{backend_objects, documents};
 use crate::wait::{CONVERGE, poll_until};
@@ -31,6 +32,22 @@ impl Testbed<ManifestDir> {
     }
 }
 
+impl Testbed<ApiCluster> {
+    /// `wicket serve --kubeconfig …` (replica `replica-a`, status address
+    /// [`STATUS_ADDRESS`](crate::apicluster::STATUS_ADDRESS)) on an API server double with a
+    /// pod network, which needs root; or on the real cluster of `$E2E_KUBECONFIG`.
+    pub async fn kubernetes() -> Result<Self> {
+        Self::kubernetes_with(&Publish::default()).await
+    }
+
+    /// Like [`Testbed::kubernetes`], with the status addresses taken from `publish`.
+    pub async fn kubernetes_with(publish: &Publish) -> Result<Self> {
+        let cluster = ApiCluster::start().await?;
+        let wicket = Wicket::start_with(&cluster.serve_args("replica-a", publish)?).await?;
+        Ok(Self::new(wicket, cluster))
+    }
+}
+
 impl<C: Cluster> Testbed<C> {
     pub fn new(wicket: Wicket, cluster: C) -> Self {
         Self {
@@ -50,9 +67,19 @@ impl<C: Cluster> Testbed<C> {
         self.cluster.apply(name, &documents(objects)).await
     }
 
+    /// Starts one echo backend per name, of the kind this testbed's cluster runs.
+    pub async fn backends(&self, names: &[&str]) -> Result<Vec<Backend>> {
+        self.cluster.backends(names).await
+    }
+
+    /// An endpoint of the kind [`Testbed::backends`] hands out where nothing listens.
+    pub async fn dead_backend(&self, name: &str) -> Result<Backend> {
+        self.cluster.dead_backend(name).await
+    }
+
     /// Applies bundle `name` with one Service per echo (named like the echo) whose only
     /// endpoint is that echo.
-    pub async fn apply_echo_services(&self, name: &str, echoes: &[Echo]) -> Result<()> {
+    pub async fn apply_echo_services<U: Upstream>(&self, name: &str, echoes: &[U]) -> Result<()> {
         let objects: Vec<Value> = echoes
             .iter()
             .flat_map(|echo| backend_objects(echo.name(), &[echo.addr()]))

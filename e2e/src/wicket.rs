@@ -23,6 +23,7 @@ const STARTUP: Duration = Duration::from_secs(30);
 pub struct Wicket {
     process: ChildProcess,
     http: SocketAddr,
+    https: SocketAddr,
     admin: SocketAddr,
 }
 
@@ -35,18 +36,34 @@ impl Wicket {
         Self::start_with(&args).await
     }
 
-    /// `wicket ARGS… --http-addr 127.0.0.1:0 --admin-addr 127.0.0.1:0`; returns once
-    /// `/readyz` answers 200.
+    /// `wicket ARGS… --http-addr 127.0.0.1:0 --https-addr 127.0.0.1:0 --admin-addr
+    /// 127.0.0.1:0`; returns once `/readyz` answers 200.
     pub async fn start_with(args: &[OsString]) -> Result<Self> {
         let binary = wicket_binary()?;
         let mut argv: Vec<&OsStr> = args.iter().map(OsString::as_os_str).collect();
-        argv.extend(["--http-addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0"].map(OsStr::new));
+        // Tests stop wicket often: no load balancer needs the default 5 s to notice.
+        if !args.iter().any(|a| a == "--shutdown-delay") {
+            argv.extend(["--shutdown-delay", "0s"].map(OsStr::new));
+        }
+        argv.extend(
+            [
+                "--http-addr",
+                "127.0.0.1:0",
+                "--https-addr",
+                "127.0.0.1:0",
+                "--admin-addr",
+                "127.0.0.1:0",
+            ]
+            .map(OsStr::new),
+        );
         let mut process = ChildProcess::spawn("wicket serve", &binary, &argv)?;
         let http = process.listen_addr("http", STARTUP).await?;
+        let https = process.listen_addr("https", STARTUP).await?;
         let admin = process.listen_addr("admin", STARTUP).await?;
         let mut wicket = Self {
             process,
             http,
+            https,
             admin,
         };
         wicket.wait_ready().await?;
@@ -81,6 +98,11 @@ impl Wicket {
         self.http
     }
 
+    /// The HTTPS proxy listener.
+    pub fn https_addr(&self) -> SocketAddr {
+        self.https
+    }
+
     /// The admin listener (`/healthz`, `/readyz`, `/metrics`).
     pub fn admin_addr(&self) -> SocketAddr {
         self.admin
@@ -106,9 +128,29 @@ impl Wicket {
         })
     }
 
+    /// Everything written to stdout so far (the access log).
+    pub fn stdout(&self) -> &Logs {
+        self.process.stdout()
+    }
+
+    /// Sends SIGTERM without waiting.
+    pub fn sigterm(&self) -> Result<()> {
+        self.process.sigterm()
+    }
+
+    /// Waits up to `timeout` for the process to exit (after [`Self::sigterm`]).
+    pub async fn wait_exit(&mut self, timeout: Duration) -> Result<ExitStatus> {
+        self.process.wait_exit(timeout).await
+    }
+
     /// Sends SIGTERM and waits up to `timeout` for the exit status.
     pub async fn terminate(&mut self, timeout: Duration) -> Result<ExitStatus> {
         self.process.terminate(timeout).await
+    }
+
+    /// Sends SIGKILL (a crash: no Lease release, no cleanup) and waits up to `timeout`.
+    pub async fn kill(&mut self, timeout: Duration) -> Result<ExitStatus> {
+        self.process.kill(timeout).await
     }
 
     /// Whether the process is still running.

@@ -1,5 +1,7 @@
-//! The scenario list against `wicket serve --manifests DIR`, plus what only a manifests
-//! directory can show: a malformed YAML document.
+//! The scenario list against `wicket serve --manifests DIR` (backends are loopback
+//! `wicket echo` processes), plus what only a manifests directory can show, so these two
+//! stay manifests-only: a malformed YAML document inside a file (an API server never stores
+//! one), and deleting a file withdrawing its routes.
 
 use std::time::Duration;
 

@@ -2,16 +2,16 @@
 
 use std::collections::BTreeMap;
 
+use crate::backend::Upstream;
 use crate::cluster::Cluster;
-use crate::echo::Echo;
 use crate::error::Result;
 use crate::manifest::{Ingress, PathType, Rule, backend_objects};
 use crate::testbed::Testbed;
 
 /// A Service with three endpoints: 30 sequential requests reach all three.
 pub async fn round_robin<C: Cluster>(tb: &Testbed<C>) -> Result<()> {
-    let echoes = Echo::start_all(&["rr-1", "rr-2", "rr-3"]).await?;
-    let addrs: Vec<_> = echoes.iter().map(Echo::addr).collect();
+    let echoes = tb.backends(&["rr-1", "rr-2", "rr-3"]).await?;
+    let addrs: Vec<_> = echoes.iter().map(Upstream::addr).collect();
     tb.apply_objects("backend", &backend_objects("rr", &addrs))
         .await?;
     let ingress =

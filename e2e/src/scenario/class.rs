@@ -4,7 +4,6 @@
 use http::StatusCode;
 
 use crate::cluster::Cluster;
-use crate::echo::Echo;
 use crate::error::Result;
 use crate::manifest::{CONTROLLER, Ingress, PathType, Rule, documents, ingress_class};
 use crate::testbed::Testbed;
@@ -12,7 +11,7 @@ use crate::testbed::Testbed;
 /// Ingresses of a foreign class or of no class are not served; one naming an IngressClass
 /// whose controller is wicket's is.
 pub async fn ownership<C: Cluster>(tb: &Testbed<C>) -> Result<()> {
-    let echoes = Echo::start_all(&["owned"]).await?;
+    let echoes = tb.backends(&["owned"]).await?;
     tb.apply_echo_services("backends", &echoes).await?;
     let ingress = |name: &str, class: Option<&str>| {
         Ingress::new(name)

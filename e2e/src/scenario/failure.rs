@@ -1,32 +1,30 @@
 //! Unhealthy and missing backends: retry past dead endpoints, then 502 and 503.
 
 use std::collections::BTreeSet;
-use std::net::{SocketAddr, TcpListener};
 
 use http::StatusCode;
 
+use crate::backend::Upstream;
 use crate::cluster::Cluster;
-use crate::echo::Echo;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::manifest::{Ingress, PathType, Rule, backend_objects, service};
 use crate::testbed::Testbed;
-
-/// A loopback address with nothing listening (bound, then released).
-pub fn dead_endpoint() -> Result<SocketAddr> {
-    let listener =
-        TcpListener::bind("127.0.0.1:0").map_err(|e| Error::io("binding a port to release", e))?;
-    listener
-        .local_addr()
-        .map_err(|e| Error::io("reading a released port", e))
-}
 
 /// Dead endpoints among live ones are retried (every request succeeds); all endpoints dead
 /// → 502; a Service without endpoints → 503; an unknown Service → 503.
 pub async fn dead_and_missing_endpoints<C: Cluster>(tb: &Testbed<C>) -> Result<()> {
-    let live_1 = Echo::start("live-1").await?;
-    let live_2 = Echo::start("live-2").await?;
-    let mixed = [live_1.addr(), dead_endpoint()?, live_2.addr()];
-    let dead = [dead_endpoint()?, dead_endpoint()?];
+    let live = tb.backends(&["live-1", "live-2"]).await?;
+    let unreachable = [
+        tb.dead_backend("dead-1").await?,
+        tb.dead_backend("dead-2").await?,
+        tb.dead_backend("dead-3").await?,
+    ];
+    let addr = |backends: &[crate::Backend], i: usize| backends.get(i).map(Upstream::addr);
+    let (Some(live_1), Some(live_2)) = (addr(&live, 0), addr(&live, 1)) else {
+        panic!("asked for two live backends, got {}", live.len());
+    };
+    let mixed = [live_1, unreachable[0].addr(), live_2];
+    let dead = [unreachable[1].addr(), unreachable[2].addr()];
     let mut objects = backend_objects("mixed", &mixed);
     objects.extend(backend_objects("dead", &dead));
     objects.push(service("empty"));

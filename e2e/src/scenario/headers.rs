@@ -5,7 +5,6 @@ use http::Method;
 
 use crate::client::{empty, request};
 use crate::cluster::Cluster;
-use crate::echo::Echo;
 use crate::error::Result;
 use crate::manifest::{Ingress, PathType, Rule};
 use crate::testbed::Testbed;
@@ -13,7 +12,7 @@ use crate::wait::REQUEST;
 
 /// Forwarding headers as the backend sees them, and the request id returned to the client.
 pub async fn forwarded<C: Cluster>(tb: &Testbed<C>) -> Result<()> {
-    let echoes = Echo::start_all(&["inspect"]).await?;
+    let echoes = tb.backends(&["inspect"]).await?;
     tb.apply_echo_services("backends", &echoes).await?;
     let ingress = Ingress::new("inspect").rule(Rule::host("h.example").path(
         "/",

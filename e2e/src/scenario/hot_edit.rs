@@ -9,7 +9,6 @@ use tokio::time::Instant;
 
 use crate::client::{HttpClient, get_fresh};
 use crate::cluster::Cluster;
-use crate::echo::Echo;
 use crate::error::Result;
 use crate::manifest::{Ingress, PathType, Rule};
 use crate::testbed::Testbed;
@@ -44,7 +43,7 @@ fn ingress(version: u8) -> String {
 /// answer within [`NEW_ROUTE_WITHIN`] of the write, and every loop request must be a 200
 /// from a backend that was valid at the time (`/b` switches once and never switches back).
 pub async fn no_failed_requests<C: Cluster>(tb: &Testbed<C>) -> Result<()> {
-    let echoes = Echo::start_all(&["hot-a", "hot-b", "hot-c"]).await?;
+    let echoes = tb.backends(&["hot-a", "hot-b", "hot-c"]).await?;
     tb.apply_echo_services("backends", &echoes).await?;
     tb.cluster.apply("ingress", &ingress(1)).await?;
     tb.wait_for_backend("hot.example", "/a", "hot-a").await?;

@@ -2,16 +2,21 @@
 //! [`Cluster`](crate::Cluster) so every source mode runs the same list (see
 //! [`scenario_tests!`](crate::scenario_tests)).
 //!
-//! A scenario starts its own echo backends, applies objects, waits (with a deadline) for
-//! them to be served, then asserts; assertion failures panic with the evidence.
+//! A scenario gets its echo backends from the testbed (loopback processes or pods, by
+//! mode), applies objects, waits (with a deadline) for them to be served, then asserts;
+//! assertion failures panic with the evidence. [`kube`] holds what only the Kubernetes
+//! API mode can show.
 
 pub mod balance;
+pub mod churn;
 pub mod class;
 pub mod failure;
 pub mod headers;
 pub mod hot_edit;
+pub mod kube;
 pub mod routing;
 pub mod streaming;
+pub mod tls;
 pub mod websocket;
 
 use std::time::Duration;
@@ -42,6 +47,34 @@ pub(crate) fn split_query(target: &str) -> (&str, Option<&str>) {
     }
 }
 
+/// Defines one `#[tokio::test]` per TLS scenario whose input comes from the source
+/// (Secrets, Ingress `tls` sections, redirect annotations), each on a testbed made by
+/// `$testbed`, like [`scenario_tests!`](crate::scenario_tests); every source mode runs them.
+#[macro_export]
+macro_rules! tls_scenario_tests {
+    ($testbed:expr) => {
+        $crate::scenario_tests!(@each $testbed;
+            tls_sni_certificates => $crate::scenario::tls::sni_certificates,
+            tls_https_redirect_and_hsts => $crate::scenario::tls::https_redirect,
+            tls_certificate_rotation => $crate::scenario::tls::certificate_rotation,
+            tls_broken_secret => $crate::scenario::tls::broken_secret,
+        );
+    };
+}
+
+/// Defines one `#[tokio::test]` per upstream-protocol scenario (gRPC, HTTPS backends).
+/// Their backends are servers in the test process on loopback, which an API server does
+/// not accept as EndpointSlice addresses, so only the manifests mode runs them.
+#[macro_export]
+macro_rules! upstream_scenario_tests {
+    ($testbed:expr) => {
+        $crate::scenario_tests!(@each $testbed;
+            grpc_backend => $crate::scenario::tls::grpc_backend,
+            https_backend => $crate::scenario::tls::https_backend,
+        );
+    };
+}
+
 /// Defines one `#[tokio::test]` per scenario, each on a testbed made by `$testbed`
 /// (an expression evaluating to a `Future<Output = Result<Testbed<_>>>`).
 #[macro_export]
@@ -58,6 +91,7 @@ macro_rules! scenario_tests {
             websocket_echo => $crate::scenario::websocket::echo,
             large_bodies_stream_in_bounded_memory => $crate::scenario::streaming::large_bodies,
             dead_and_missing_endpoints => $crate::scenario::failure::dead_and_missing_endpoints,
+            endpoint_churn_without_failed_requests => $crate::scenario::churn::no_failed_requests,
         );
     };
     (@each $testbed:expr; $($name:ident => $scenario:path),+ $(,)?) => {

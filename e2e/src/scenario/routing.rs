@@ -4,7 +4,6 @@ use http::StatusCode;
 
 use crate::cluster::Cluster;
 use crate::curl::curl_get;
-use crate::echo::Echo;
 use crate::error::Result;
 use crate::manifest::{Ingress, PathType, Rule};
 use crate::scenario::split_query;
@@ -13,7 +12,7 @@ use crate::testbed::Testbed;
 /// Two hosts (Prefix and Exact paths), a host-less rule, precedence between them, and 404
 /// for everything unmatched.
 pub async fn host_and_path<C: Cluster>(tb: &Testbed<C>) -> Result<()> {
-    let echoes = Echo::start_all(&["app", "exact", "site-b", "hostless"]).await?;
+    let echoes = tb.backends(&["app", "exact", "site-b", "hostless"]).await?;
     tb.apply_echo_services("backends", &echoes).await?;
     let a = Ingress::new("site-a").rule(
         Rule::host("a.example")
@@ -102,7 +101,7 @@ pub async fn host_and_path<C: Cluster>(tb: &Testbed<C>) -> Result<()> {
 /// A `defaultBackend` beside rules serves that Ingress's hosts' unmatched paths; an
 /// Ingress with only a `defaultBackend` serves every other unmatched request.
 pub async fn default_backends<C: Cluster>(tb: &Testbed<C>) -> Result<()> {
-    let echoes = Echo::start_all(&["app", "site-default", "fallback"]).await?;
+    let echoes = tb.backends(&["app", "site-default", "fallback"]).await?;
     tb.apply_echo_services("backends", &echoes).await?;
     let site = Ingress::new("site")
         .default_backend("site-default")
@@ -152,7 +151,7 @@ pub async fn default_backends<C: Cluster>(tb: &Testbed<C>) -> Result<()> {
 
 /// A real client: `curl -H 'Host: …'` reaches the right backend and sees 404 elsewhere.
 pub async fn curl_with_host_header<C: Cluster>(tb: &Testbed<C>) -> Result<()> {
-    let echoes = Echo::start_all(&["curl-target"]).await?;
+    let echoes = tb.backends(&["curl-target"]).await?;
     tb.apply_echo_services("backends", &echoes).await?;
     let ingress = Ingress::new("curl").rule(Rule::host("app.example.com").path(
         "/",

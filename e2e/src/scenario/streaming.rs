@@ -4,7 +4,6 @@ use http::{Method, StatusCode};
 
 use crate::client::{RepeatBody, bounded, count_body_bytes, empty, request};
 use crate::cluster::Cluster;
-use crate::echo::Echo;
 use crate::error::{Error, Result};
 use crate::manifest::{Ingress, PathType, Rule};
 use crate::testbed::Testbed;
@@ -20,7 +19,7 @@ const TRANSFER: std::time::Duration = std::time::Duration::from_secs(120);
 /// 100 MiB up (generated on the fly) and 100 MiB down (counted as it streams), with
 /// wicket's peak RSS staying under [`PEAK_RSS_LIMIT`].
 pub async fn large_bodies<C: Cluster>(tb: &Testbed<C>) -> Result<()> {
-    let echoes = Echo::start_all(&["bulk"]).await?;
+    let echoes = tb.backends(&["bulk"]).await?;
     tb.apply_echo_services("backends", &echoes).await?;
     let ingress =
         Ingress::new("bulk").rule(Rule::host("bulk.example").path("/", PathType::Prefix, "bulk"));

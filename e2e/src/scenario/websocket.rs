@@ -7,7 +7,6 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 use crate::client::bounded;
 use crate::cluster::Cluster;
-use crate::echo::Echo;
 use crate::error::{Error, Result};
 use crate::manifest::{Ingress, PathType, Rule};
 use crate::testbed::Testbed;
@@ -15,7 +14,7 @@ use crate::wait::REQUEST;
 
 /// A WebSocket client connects through the proxy; text and binary messages come back.
 pub async fn echo<C: Cluster>(tb: &Testbed<C>) -> Result<()> {
-    let echoes = Echo::start_all(&["ws"]).await?;
+    let echoes = tb.backends(&["ws"]).await?;
     tb.apply_echo_services("backends", &echoes).await?;
     let ingress =
         Ingress::new("ws").rule(Rule::host("ws.example").path("/socket", PathType::Prefix, "ws"));
