@@ -422,6 +422,7 @@ fn every_fixture_is_pinned() {
         "snippets-refused",
         "ssl-redirect",
         "tls-broken-secret",
+        "tls-default-backend",
         "tls-sni",
         "tls-wildcard",
     ];

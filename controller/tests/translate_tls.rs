@@ -227,6 +227,31 @@ fn ssl_redirect() {
 }
 
 #[test]
+fn tls_default_backend_has_the_https_policy_of_its_host() {
+    let (table, issues) = run("tls-default-backend");
+    assert_eq!(
+        render(&table),
+        lines(
+            r#"
+    default -> forward default-site-default-80 [10.0.6.2:8080] (default/tls-catch-all@1614556800)
+    host "offloaded.example"
+      default -> forward default-site-default-80 [10.0.6.2:8080] https-redirect (default/tls-forced@1612137600)
+      Prefix "/api" -> forward default-site-web-80 [10.0.6.1:8080] https-redirect (default/tls-forced@1612137600 0.0)
+    host "plain.example"
+      default -> forward default-site-default-80 [10.0.6.2:8080] (default/tls-site@1609459200)
+      Prefix "/api" -> forward default-site-web-80 [10.0.6.1:8080] app-root=/app (default/tls-site@1609459200 2.0)
+    host "shop.example"
+      default -> forward default-site-default-80 [10.0.6.2:8080] https-redirect hsts=31536000+sub (default/tls-site@1609459200)
+      Prefix "/api" -> forward default-site-web-80 [10.0.6.1:8080] app-root=/app https-redirect hsts=31536000+sub (default/tls-site@1609459200 0.0)
+    host "www.shop.example"
+      default -> forward default-site-default-80 [10.0.6.2:8080] https-redirect hsts=31536000+sub (default/tls-site@1609459200)
+    "#
+        )
+    );
+    assert_eq!(full(&issues), Vec::<String>::new());
+}
+
+#[test]
 fn ssl_redirect_with_hsts_off_by_flag() {
     let settings = TlsSettings {
         hsts: None,

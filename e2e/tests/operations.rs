@@ -467,16 +467,16 @@ async fn sigterm_drains_a_slow_request_and_a_websocket_then_exits_0() {
     let mut socket = open_websocket(proxy).await;
     let slow =
         tokio::spawn(async move { get_fresh(proxy, HOST, "/app/slow?echo-delay-ms=4000").await });
-    // The slow request's connection is open at the proxy before the signal (the
-    // WebSocket has already proved itself with an exchange).
+    // Both connections are open at the proxy before the signal: the WebSocket's tunnel
+    // (which has already proved itself with an exchange) and the slow request's.
     poll_until(
         WAIT,
-        "the slow request's connection to be open",
+        "the WebSocket and the slow request's connection to be open",
         async || {
             let reply = admin_get(&wicket, "/metrics").await;
             let text = String::from_utf8_lossy(&reply.body).into_owned();
             match sample(&text, "wicket_open_connections{listener=\"http\"}") {
-                Some(n) if n >= 1.0 => Ok(()),
+                Some(2.0) => Ok(()),
                 other => Err(format!("{other:?}")),
             }
         },

@@ -228,10 +228,11 @@ fn compile_fallback(
 ) -> Entry {
     Entry {
         dispatch: compile_action(&fallback.action, registries, errors),
+        // A fallback has no path to rewrite and serves no particular `/`.
         rewrite: None,
         app_root: None,
-        https_redirect: false,
-        hsts: None,
+        https_redirect: fallback.policy.https_redirect,
+        hsts: fallback.policy.hsts.as_ref().map(hsts_value),
         telemetry: RouteTelemetry::new(&fallback.source, forwarded(&fallback.action)),
     }
 }

@@ -8,7 +8,8 @@
 //!   wicket_upstream_response_duration_seconds{namespace,ingress,service}   histogram (to the response head)
 //!   wicket_request_bytes_total / wicket_response_bytes_total{namespace,ingress,service}
 //!   wicket_upstream_connect_errors_total{reason} / wicket_upstream_retries_total{reason}
-//!   wicket_open_connections{listener}   wicket_tls_handshakes_total{version}
+//!   wicket_open_connections{listener}   (upgraded streams count until their tunnel closes)
+//!   wicket_tls_handshakes_total{version}
 //!   wicket_tls_handshake_errors_total{reason}   wicket_access_log_dropped_total
 //! ```
 //!
@@ -425,7 +426,7 @@ impl ProxyMetrics {
         let open_connections = Family::<ListenerLabel, Gauge>::default();
         registry.register(
             "wicket_open_connections",
-            "Client connections open now, by listener",
+            "Client connections open now, by listener (upgraded ones until their tunnel closes)",
             open_connections.clone(),
         );
         let tls_handshakes = Family::<VersionLabel, Counter>::default();
@@ -536,6 +537,33 @@ impl ProxyMetrics {
     }
 }
 
+/// Counts one client connection in `wicket_open_connections` until its last clone is
+/// dropped: the connection holds one, and an upgraded stream (WebSocket) taken over from
+/// it holds another until its tunnel closes.
+#[derive(Clone, Debug)]
+pub struct OpenConnection {
+    _guard: Arc<OpenGuard>,
+}
+
+#[derive(Debug)]
+struct OpenGuard(Gauge);
+
+impl OpenConnection {
+    /// Counts a new connection in `gauge` (one of [`ProxyMetrics::open_connections`]).
+    pub fn new(gauge: &Gauge) -> Self {
+        gauge.inc();
+        OpenConnection {
+            _guard: Arc::new(OpenGuard(gauge.clone())),
+        }
+    }
+}
+
+impl Drop for OpenGuard {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
+}
+
 fn retry_label(reason: RetryReason) -> &'static str {
     match reason {
         RetryReason::Connect(failure) => failure.label(),
@@ -594,6 +622,21 @@ mod tests {
             ConnectFailure::of(&Error::other("reset")),
             ConnectFailure::Other
         );
+    }
+
+    #[test]
+    fn an_open_connection_counts_once_until_its_last_clone_drops() {
+        let gauge = Gauge::default();
+        let connection = OpenConnection::new(&gauge);
+        let tunnel = connection.clone();
+        assert_eq!(gauge.get(), 1);
+        drop(connection);
+        assert_eq!(gauge.get(), 1, "the tunnel keeps the connection open");
+        let other = OpenConnection::new(&gauge);
+        assert_eq!(gauge.get(), 2);
+        drop(tunnel);
+        drop(other);
+        assert_eq!(gauge.get(), 0);
     }
 
     #[test]

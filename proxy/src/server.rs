@@ -22,13 +22,11 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
 use tracing::Instrument;
 
-use prometheus_client::metrics::gauge::Gauge;
-
 use crate::config::ProxyConfig;
 use crate::drain::{Drain, Tracked};
 use crate::handle::TableHandle;
 use crate::headers::Forwarded;
-use crate::metrics::HandshakeFailure;
+use crate::metrics::{HandshakeFailure, OpenConnection};
 use crate::service::{self, ConnContext};
 use crate::telemetry::Telemetry;
 use crate::tls;
@@ -246,6 +244,7 @@ async fn serve_connection<I>(
         peer: info.peer,
         telemetry: shared.telemetry,
         drain: shared.drain,
+        open,
     });
     let service = service_fn(move |req: hyper::Request<Incoming>| {
         let ctx = ctx.clone();
@@ -258,26 +257,9 @@ async fn serve_connection<I>(
             Some(Err(err)) => tracing::debug!(error = %err, "connection ended with an error"),
             None => tracing::debug!("connection cut at shutdown"),
         }
-        drop(open);
     }
     .instrument(span)
     .await;
-}
-
-/// Counts one connection in `wicket_open_connections` while alive.
-struct OpenConnection(Gauge);
-
-impl OpenConnection {
-    fn new(gauge: &Gauge) -> Self {
-        gauge.inc();
-        OpenConnection(gauge.clone())
-    }
-}
-
-impl Drop for OpenConnection {
-    fn drop(&mut self) {
-        self.0.dec();
-    }
 }
 
 /// Closes idle upstream connections older than `timeout`, checking every `timeout / 2`.

@@ -25,6 +25,7 @@ use crate::drain::Drain;
 use crate::error::ProxyError;
 use crate::handle::{Dispatch, Entry, TableHandle};
 use crate::headers::{self, Forwarded, X_REQUEST_ID};
+use crate::metrics::OpenConnection;
 use crate::telemetry::{Exchange, Metered, Telemetry, UpstreamInfo};
 use crate::upstream::{Mode, ProxyBody, RequestBody};
 use crate::{authority, normalize};
@@ -48,6 +49,8 @@ pub struct ConnContext {
     pub telemetry: Telemetry,
     /// Tracks upgraded connections for the shutdown.
     pub drain: Drain,
+    /// This connection in `wicket_open_connections`; an upgraded stream keeps a clone.
+    pub open: OpenConnection,
 }
 
 /// Paths never redirected to HTTPS, so that HTTP-01 challenges reach the ACME client.
@@ -190,6 +193,7 @@ async fn forward(
         }
         let upstream_upgrade = hyper::upgrade::on(&mut response);
         let mut tracked = ctx.drain.track();
+        let open = ctx.open.clone();
         tokio::spawn(async move {
             if tracked
                 .run(splice(client_upgrade, upstream_upgrade))
@@ -198,6 +202,7 @@ async fn forward(
             {
                 tracing::debug!("upgraded connection cut at shutdown");
             }
+            drop(open);
         });
     } else {
         headers::strip_hop_by_hop(response.headers_mut());

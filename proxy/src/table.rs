@@ -4,6 +4,7 @@
 //! RouteTable ─┬─ virtual_hosts: [VirtualHost { host, regex_mode, routes: [Route], default_backend }]
 //!             └─ default_backend: Option<Fallback>     (an Ingress with only `spec.defaultBackend`)
 //! Route { path: PathRule, action: Action, policy: Policy, source: Source, index: RuleIndex }
+//! Fallback { action: Action, policy: Policy (https_redirect, hsts only), source: Source }
 //! Action = Forward(Backend { name, endpoints, protocol }) | Unavailable { reason }
 //! tls: [TlsBinding { hosts, certificate }]   default_certificate: Option<Certificate>
 //! ```
@@ -106,6 +107,10 @@ pub struct RuleIndex {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Fallback {
     pub action: Action,
+    /// The host's HTTPS policy, as for its routes: only `https_redirect` and `hsts` apply
+    /// to a fallback; `rewrite_target` and `app_root` are not used (the controller leaves
+    /// them `None`). The listener's default has no host: no redirect, no HSTS.
+    pub policy: Policy,
     pub source: Source,
 }
 

@@ -81,6 +81,7 @@ fn table() -> RouteTable {
                 }],
                 default_backend: Some(Fallback {
                     action: web,
+                    policy: Policy::default(),
                     source: source("api"),
                 }),
             },

@@ -67,6 +67,7 @@ fn table() -> RouteTable {
                 ],
                 default_backend: Some(Fallback {
                     action: forward("default-b-80", &["10.0.0.2:80", "10.0.0.3:80"]),
+                    policy: Policy::default(),
                     source: Source::default(),
                 }),
             },
@@ -79,6 +80,7 @@ fn table() -> RouteTable {
         ],
         default_backend: Some(Fallback {
             action: forward("default-d-80", &["10.0.0.4:8080"]),
+            policy: Policy::default(),
             source: Source::default(),
         }),
         tls: vec![TlsBinding {

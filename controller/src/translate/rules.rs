@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use k8s_openapi::api::networking::v1::Ingress;
 use proxy::table::{
-    Action, Fallback, HostPattern, PathKind, PathRule, Policy, Route, RouteTable, RuleIndex,
+    Action, Fallback, HostPattern, Hsts, PathKind, PathRule, Policy, Route, RouteTable, RuleIndex,
     Source, UpstreamProtocol, UpstreamTls, VirtualHost,
 };
 use regex::RegexBuilder;
@@ -143,13 +143,9 @@ impl<'a> TableBuilder<'a> {
                 continue;
             };
             hosts.insert(host.clone());
-            let tls_host = self.tls_hosts.covers(&host);
             let policy = Policy {
-                rewrite_target: None,
                 app_root: annotations.app_root.clone(),
-                https_redirect: (tls_host && annotations.ssl_redirect)
-                    || annotations.force_ssl_redirect,
-                hsts: hsts.clone().filter(|_| tls_host),
+                ..self.https_policy(&annotations, hsts.as_ref(), &host)
             };
             let index = |j: usize| RuleIndex {
                 rule: u32::try_from(i).unwrap_or(u32::MAX),
@@ -230,11 +226,13 @@ impl<'a> TableBuilder<'a> {
 
         if let Some(action) = default_action {
             for host in hosts {
+                let policy = self.https_policy(&annotations, hsts.as_ref(), &host);
                 let routes = self.hosts.entry(host.clone()).or_default();
                 match &routes.default_backend {
                     None => {
                         routes.default_backend = Some(Fallback {
                             action: action.clone(),
+                            policy,
                             source: source.clone(),
                         });
                     }
@@ -253,6 +251,25 @@ impl<'a> TableBuilder<'a> {
                     Some(_) => {}
                 }
             }
+        }
+    }
+
+    /// The HTTPS part of an Ingress's policy on `host`, the same for its routes and its
+    /// default backend there: a redirect (`ssl-redirect`) and HSTS when the host has TLS,
+    /// a redirect anyway under `force-ssl-redirect`. Rewrite and app-root are left unset.
+    fn https_policy(
+        &self,
+        annotations: &Annotations,
+        hsts: Option<&Hsts>,
+        host: &HostPattern,
+    ) -> Policy {
+        let tls_host = self.tls_hosts.covers(host);
+        Policy {
+            rewrite_target: None,
+            app_root: None,
+            https_redirect: (tls_host && annotations.ssl_redirect)
+                || annotations.force_ssl_redirect,
+            hsts: hsts.filter(|_| tls_host).cloned(),
         }
     }
 
@@ -307,8 +324,10 @@ impl<'a> TableBuilder<'a> {
     ) {
         match &self.default_backend {
             None => {
+                // No host, so no TLS: neither a redirect nor HSTS.
                 self.default_backend = Some(Fallback {
                     action,
+                    policy: Policy::default(),
                     source: source.clone(),
                 });
             }

@@ -51,7 +51,7 @@ pub fn run(name: &str) -> (RouteTable, Vec<Issue>) {
 /// tls default/a-tls "a.example" "*.b.example"
 /// default -> forward default-web-80 [10.0.0.1:8080] (default/catch-all)
 /// host "a.example" regex
-///   default -> 503 service default/x not found (default/site)
+///   default -> 503 service default/x not found https-redirect hsts=31536000+sub (default/site)
 ///   Prefix "/a" -> forward default-web-80 [10.0.0.1:8080] grpc rewrite=/x app-root=/y https-redirect hsts=31536000+sub (default/site 0.0)
 /// ```
 pub fn render(table: &RouteTable) -> Vec<String> {
@@ -95,12 +95,22 @@ fn host_text(host: &HostPattern) -> String {
     }
 }
 
+/// Like a route; a fallback's `rewrite_target` and `app_root` must stay unset.
 fn fallback_text(fallback: &Fallback) -> String {
-    format!(
-        "{} ({})",
-        action_text(&fallback.action),
-        source_text(&fallback.source)
-    )
+    assert_eq!(
+        (&fallback.policy.rewrite_target, &fallback.policy.app_root),
+        (&None, &None),
+        "a fallback neither rewrites nor redirects `/`"
+    );
+    let mut text = action_text(&fallback.action);
+    if fallback.policy.https_redirect {
+        text.push_str(" https-redirect");
+    }
+    if let Some(hsts) = &fallback.policy.hsts {
+        text.push_str(&format!(" hsts={}", hsts_text(hsts)));
+    }
+    text.push_str(&format!(" ({})", source_text(&fallback.source)));
+    text
 }
 
 /// `ns/name`, with `@<created>` when the creation time is known.

@@ -1,6 +1,13 @@
 //! WebSocket through the proxy: the upgrade is forwarded and the bytes spliced.
 
+use std::time::Duration;
+
 use futures_util::{SinkExt, StreamExt};
+use prometheus_client::registry::Registry;
+use proxy::Telemetry;
+use proxy::access_log::AccessLog;
+use proxy::config::ProxyConfig;
+use proxy::metrics::ProxyMetrics;
 use tokio::net::{TcpListener, TcpStream};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -57,6 +64,51 @@ async fn websocket_echo() {
     let _ = ws.close(None).await;
     // The drain waits for upgraded connections: the client side must go too.
     drop(ws);
+    proxy.stop().await;
+    ws_task.abort();
+}
+
+#[tokio::test]
+async fn an_open_websocket_counts_as_an_open_connection_until_it_closes() {
+    let (ws_addr, ws_task) = ws_echo().await;
+    let mut registry = Registry::default();
+    let metrics = ProxyMetrics::new(&mut registry);
+    let open = metrics.open_connections("http");
+    let telemetry = Telemetry::new(metrics, AccessLog::off());
+    let proxy = Proxy::start_full(
+        single(backend("default-ws-80", &[ws_addr])),
+        ProxyConfig::default(),
+        telemetry,
+    )
+    .await;
+
+    let stream = TcpStream::connect(proxy.addr).await.expect("connect");
+    let request = "ws://a.example/chat"
+        .into_client_request()
+        .expect("request");
+    let (mut ws, _) = within(tokio_tungstenite::client_async(request, stream))
+        .await
+        .expect("websocket handshake through the proxy");
+    within(ws.send(Message::text("hello"))).await.expect("send");
+    let echoed = within(ws.next()).await.expect("open").expect("message");
+    assert_eq!(echoed, Message::text("hello"));
+    // hyper has handed the connection over: only the tunnel is left in the drain.
+    within(async {
+        while proxy.drain.open() != 1 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+    assert_eq!(open.get(), 1, "the tunnel is still an open connection");
+
+    let _ = ws.close(None).await;
+    drop(ws);
+    within(async {
+        while open.get() != 0 || proxy.drain.open() != 0 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
     proxy.stop().await;
     ws_task.abort();
 }

@@ -1,7 +1,7 @@
 //! Plain HTTP on hosts with TLS moves to HTTPS with 308 (not the ACME challenge path);
 //! HSTS is sent on HTTPS only; the upstream learns the request came over TLS.
 
-use proxy::table::{Hsts, PathKind};
+use proxy::table::{Fallback, Hsts, PathKind, Policy, Source};
 
 use crate::harness::*;
 use crate::pki::Ca;
@@ -124,5 +124,71 @@ async fn hsts_on_https_responses_and_forwarded_proto() {
     assert_eq!(reply.status, 200);
     assert!(!reply.headers.contains_key("strict-transport-security"));
     assert_eq!(reply.seen().one("x-forwarded-proto"), Some("https"));
+    proxies.stop().await;
+}
+
+/// `fallback.example` has TLS, a route `/api` and a default backend beside it, both with
+/// the host's HTTPS policy.
+async fn start_with_host_default() -> (Proxies, EchoBackend, EchoBackend) {
+    let api = EchoBackend::start("api").await;
+    let fallback = EchoBackend::start("fallback").await;
+    let ca = Ca::new("test CA");
+    let leaf = ca.leaf(&["fallback.example"]);
+    let policy = Policy {
+        https_redirect: true,
+        hsts: Some(Hsts::default()),
+        ..Policy::default()
+    };
+    let mut routed = route(
+        "/api",
+        PathKind::Prefix,
+        backend("default-api-80", &[api.addr]),
+    );
+    routed.policy = policy.clone();
+    let mut host = vhost("fallback.example", vec![routed]);
+    host.default_backend = Some(Fallback {
+        action: backend("default-fallback-80", &[fallback.addr]),
+        policy,
+        source: Source::default(),
+    });
+    let mut table = table(vec![host]);
+    table.tls = vec![binding(
+        &["fallback.example"],
+        certificate("fallback", &leaf),
+    )];
+    (Proxies::start(table).await, api, fallback)
+}
+
+#[tokio::test]
+async fn a_host_default_backend_follows_the_https_policy_of_its_host() {
+    let (proxies, api, fallback) = start_with_host_default().await;
+    let reply = get(proxies.http, "fallback.example", "/unmatched?q=1").await;
+    assert_eq!(reply.status, 308, "body: {}", reply.text());
+    assert_eq!(
+        reply.headers["location"],
+        "https://fallback.example/unmatched?q=1"
+    );
+
+    let reply = get(
+        proxies.http,
+        "fallback.example",
+        "/.well-known/acme-challenge/token",
+    )
+    .await;
+    assert_eq!(
+        reply.seen().backend,
+        "fallback",
+        "ACME challenges are served"
+    );
+    assert!(!reply.headers.contains_key("strict-transport-security"));
+
+    let reply = https_get(proxies.https, "fallback.example", "/unmatched").await;
+    assert_eq!(reply.seen().backend, "fallback");
+    assert_eq!(
+        reply.headers["strict-transport-security"],
+        "max-age=31536000; includeSubDomains"
+    );
+    assert_eq!(fallback.request_count(), 2);
+    assert_eq!(api.request_count(), 0);
     proxies.stop().await;
 }

@@ -86,6 +86,7 @@ fn with_default(vhost: VirtualHost, backend: &str) -> VirtualHost {
 fn mk_fallback(backend: &str) -> Fallback {
     Fallback {
         action: mk_backend(backend),
+        policy: Policy::default(),
         source: Source::default(),
     }
 }
