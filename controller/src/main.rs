@@ -53,10 +53,7 @@ fn run(cli: Cli) -> Result<u8, ControllerError> {
     if let Run::Check(args) = &command {
         return run_check(args);
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(ControllerError::Runtime)?;
+    let runtime = runtime()?;
     runtime
         .block_on(async move {
             let shutdown = shutdown_signal()?;
@@ -71,6 +68,20 @@ fn run(cli: Cli) -> Result<u8, ControllerError> {
             }
         })
         .map(|()| 0)
+}
+
+/// One worker per CPU this process may run on (its affinity mask); with a single CPU, a
+/// current-thread runtime, which skips the work-stealing machinery.
+fn runtime() -> Result<tokio::runtime::Runtime, ControllerError> {
+    let cpus = std::thread::available_parallelism().map_or(1, usize::from);
+    let mut builder = match cpus {
+        1 => tokio::runtime::Builder::new_current_thread(),
+        _ => tokio::runtime::Builder::new_multi_thread(),
+    };
+    builder
+        .enable_all()
+        .build()
+        .map_err(ControllerError::Runtime)
 }
 
 /// `wicket check`: the report on stdout, exit 0 or 1 (2 for unreadable paths).

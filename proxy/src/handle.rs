@@ -7,7 +7,7 @@ use arc_swap::ArcSwap;
 use http::HeaderValue;
 
 use crate::balance::CursorRegistry;
-use crate::matcher::{Matcher, TableError, Target};
+use crate::matcher::{Matcher, RegexCache, TableError, Target};
 use crate::rewrite::Rewrite;
 use crate::table::{Action, Backend, Fallback, Hsts, Route, RouteTable};
 use crate::telemetry::RouteTelemetry;
@@ -87,6 +87,7 @@ struct Registries {
     cursors: CursorRegistry,
     pools: PoolRegistry,
     certs: CertCache,
+    regexes: RegexCache,
 }
 
 /// The swap point between the controller and the proxy.
@@ -120,7 +121,8 @@ impl TableHandle {
             return PublishOutcome::Unchanged;
         }
         let generation = current.generation + 1;
-        let (active, errors) = compile(table, generation, &mut registries);
+        let (active, errors) = compile(table, &current, generation, &mut registries);
+        registries.regexes.commit();
         registries.cursors.commit();
         registries.pools.commit();
         registries.certs.commit();
@@ -151,12 +153,18 @@ impl TableHandle {
     }
 }
 
+/// Compiles `table`, reusing what it shares with `previous` (the version being served).
 fn compile(
     table: RouteTable,
+    previous: &Active,
     generation: u64,
     registries: &mut Registries,
 ) -> (Active, Vec<TableError>) {
-    let (matcher, mut errors) = Matcher::compile(&table);
+    let (matcher, mut errors) = Matcher::compile_reusing(
+        &table,
+        Some((&previous.table, &previous.matcher)),
+        &mut registries.regexes,
+    );
     let mut routes = Vec::with_capacity(table.virtual_hosts.len());
     let mut host_defaults = Vec::with_capacity(table.virtual_hosts.len());
     for vhost in &table.virtual_hosts {
@@ -198,18 +206,20 @@ fn compile_route(
     let mut dispatch = compile_action(&route.action, registries, errors);
     let rewrite = match &route.policy.rewrite_target {
         None => None,
-        Some(target) => match Rewrite::compile(&route.path.path, target) {
-            Ok(rewrite) => Some(rewrite),
-            Err(err) => {
-                dispatch = Dispatch::Unavailable {
-                    reason: format!("invalid rewrite-target: {err}"),
-                };
-                if !errors.contains(&err) {
-                    errors.push(err);
+        Some(target) => {
+            match Rewrite::compile_cached(&route.path.path, target, &mut registries.regexes) {
+                Ok(rewrite) => Some(rewrite),
+                Err(err) => {
+                    dispatch = Dispatch::Unavailable {
+                        reason: format!("invalid rewrite-target: {err}"),
+                    };
+                    if !errors.contains(&err) {
+                        errors.push(err);
+                    }
+                    None
                 }
-                None
             }
-        },
+        }
     };
     Entry {
         dispatch,

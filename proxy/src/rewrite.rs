@@ -6,7 +6,7 @@
 
 use regex::Regex;
 
-use crate::matcher::{TableError, case_insensitive};
+use crate::matcher::{RegexCache, TableError};
 
 /// A compiled `rewrite-target` for one route.
 #[derive(Debug, Clone)]
@@ -27,16 +27,27 @@ impl Rewrite {
     /// Compiles the rewrite of `route_path` (as written in the Ingress) to `target`.
     /// An empty route path means `/`.
     pub fn compile(route_path: &str, target: &str) -> Result<Rewrite, TableError> {
+        Rewrite::compile_cached(route_path, target, &mut RegexCache::default())
+    }
+
+    /// [`compile`](Self::compile), taking the route regex from `cache`.
+    pub fn compile_cached(
+        route_path: &str,
+        target: &str,
+        cache: &mut RegexCache,
+    ) -> Result<Rewrite, TableError> {
         let pattern = if route_path.is_empty() {
             "/"
         } else {
             route_path
         };
-        let regex = case_insensitive(pattern).map_err(|err| TableError::InvalidRewrite {
-            path: route_path.to_owned(),
-            target: target.to_owned(),
-            reason: err.to_string(),
-        })?;
+        let regex = cache
+            .get(pattern)
+            .map_err(|err| TableError::InvalidRewrite {
+                path: route_path.to_owned(),
+                target: target.to_owned(),
+                reason: err.to_string(),
+            })?;
         Ok(Rewrite {
             regex,
             template: parse_template(target),

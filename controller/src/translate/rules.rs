@@ -7,7 +7,7 @@
 //! finish: regex mode per host ─► regex check ─► VirtualHost (sorted) ─► RouteTable
 //! ```
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use k8s_openapi::api::networking::v1::Ingress;
 use proxy::table::{
@@ -347,12 +347,22 @@ impl<'a> TableBuilder<'a> {
     /// and emits the table with hosts and routes in a canonical order.
     pub fn finish(self, issues: &mut Vec<Issue>) -> RouteTable {
         let mut virtual_hosts = Vec::with_capacity(self.hosts.len());
+        // Regex-mode hosts often share patterns; each distinct one is compiled once.
+        let mut checked: HashMap<String, Result<(), String>> = HashMap::new();
         for (host, routes) in self.hosts {
             let regex_mode = routes.candidates.iter().any(|c| c.wants_regex);
             let mut kept = Vec::with_capacity(routes.candidates.len());
             for candidate in routes.candidates {
                 let invalid = if regex_mode {
-                    check_regex(&candidate.route.path.path).err()
+                    let path = &candidate.route.path.path;
+                    match checked.get(path) {
+                        Some(result) => result.clone().err(),
+                        None => {
+                            let result = check_regex(path);
+                            checked.insert(path.clone(), result.clone());
+                            result.err()
+                        }
+                    }
                 } else {
                     None
                 };

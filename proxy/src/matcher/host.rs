@@ -34,6 +34,15 @@ impl HostIndex {
         }
     }
 
+    /// The value stored for exactly `pattern`.
+    pub(super) fn get(&self, pattern: &HostPattern) -> Option<usize> {
+        match pattern {
+            HostPattern::Exact(name) => self.exact.get(name).copied(),
+            HostPattern::Wildcard(suffix) => self.wildcard.get(suffix).copied(),
+            HostPattern::Any => self.any,
+        }
+    }
+
     /// The virtual host for a normalised request host. An empty host (HTTP/1.0 without
     /// `Host`) only matches the host-less virtual host.
     pub(super) fn find(&self, host: &str) -> Option<usize> {

@@ -19,10 +19,11 @@ mod regex;
 mod tests;
 
 use std::cmp::Reverse;
+use std::sync::Arc;
 
-use crate::table::{PathKind, PathRule, Route, RouteTable, RuleIndex, Source};
+use crate::table::{PathKind, PathRule, Route, RouteTable, RuleIndex, Source, VirtualHost};
 
-pub(crate) use self::regex::case_insensitive;
+pub use self::regex::RegexCache;
 use self::{host::HostIndex, path::PathRouter, regex::RegexRoutes};
 
 /// Where a request goes, as indexes into the [`RouteTable`] it was compiled from.
@@ -98,8 +99,28 @@ pub struct Matcher {
 struct CompiledHost {
     /// Index into `table.virtual_hosts`.
     vhost: usize,
-    paths: Paths,
+    /// Shared with earlier versions whose virtual host had the same routes.
+    paths: Arc<CompiledPaths>,
     has_default: bool,
+}
+
+/// The compiled routes of one virtual host and what compiling them reported.
+#[derive(Debug)]
+struct CompiledPaths {
+    paths: Paths,
+    errors: Vec<TableError>,
+}
+
+impl CompiledPaths {
+    fn compile(host: &VirtualHost, cache: &mut RegexCache) -> CompiledPaths {
+        let mut errors = Vec::new();
+        let paths = if host.regex_mode {
+            Paths::Regex(RegexRoutes::compile(&host.routes, cache, &mut errors))
+        } else {
+            Paths::Plain(PathRouter::compile(&host.routes, &mut errors))
+        };
+        CompiledPaths { paths, errors }
+    }
 }
 
 #[derive(Debug)]
@@ -111,6 +132,17 @@ enum Paths {
 impl Matcher {
     /// Compiles `table`; entries that cannot be used are reported and skipped.
     pub fn compile(table: &RouteTable) -> (Matcher, Vec<TableError>) {
+        Matcher::compile_reusing(table, None, &mut RegexCache::default())
+    }
+
+    /// [`compile`](Self::compile), reusing the compiled routes of every virtual host whose
+    /// routes and regex mode equal those of the same host pattern in `previous` (the table
+    /// and matcher being served), and taking regexes from `cache`.
+    pub fn compile_reusing(
+        table: &RouteTable,
+        previous: Option<(&RouteTable, &Matcher)>,
+        cache: &mut RegexCache,
+    ) -> (Matcher, Vec<TableError>) {
         let mut errors = Vec::new();
         let mut matcher = Matcher {
             listener_default: table.default_backend.is_some(),
@@ -123,11 +155,17 @@ impl Matcher {
                 });
                 continue;
             }
-            let paths = if host.regex_mode {
-                Paths::Regex(RegexRoutes::compile(&host.routes, &mut errors))
-            } else {
-                Paths::Plain(PathRouter::compile(&host.routes, &mut errors))
+            let reused = previous.and_then(|(table, matcher)| matcher.reusable(table, host));
+            let paths = match reused {
+                Some(paths) => {
+                    if let Paths::Regex(routes) = &paths.paths {
+                        routes.keep_cached(cache);
+                    }
+                    paths
+                }
+                None => Arc::new(CompiledPaths::compile(host, cache)),
             };
+            errors.extend(paths.errors.iter().cloned());
             matcher.compiled.push(CompiledHost {
                 vhost,
                 paths,
@@ -137,13 +175,22 @@ impl Matcher {
         (matcher, errors)
     }
 
+    /// The compiled routes of `host` in this matcher, when `table` (the one it was compiled
+    /// from) gives that host pattern the same routes and regex mode.
+    fn reusable(&self, table: &RouteTable, host: &VirtualHost) -> Option<Arc<CompiledPaths>> {
+        let compiled = self.compiled.get(self.hosts.get(&host.host)?)?;
+        let old = table.virtual_hosts.get(compiled.vhost)?;
+        (old.regex_mode == host.regex_mode && old.routes == host.routes)
+            .then(|| compiled.paths.clone())
+    }
+
     /// Finds the target for a request. `host` is already normalised by
     /// [`crate::authority`] (ASCII lower-case, no port, no trailing dot) and `path` by
     /// [`crate::normalize`]. `None` → 404.
     pub fn find(&self, host: &str, path: &str) -> Option<Target> {
         let compiled = self.hosts.find(host).and_then(|i| self.compiled.get(i));
         if let Some(compiled) = compiled {
-            let route = match &compiled.paths {
+            let route = match &compiled.paths.paths {
                 Paths::Plain(router) => router.find(path),
                 Paths::Regex(routes) => routes.find(path),
             };

@@ -3,6 +3,7 @@
 mod hosts;
 mod precedence;
 mod regex_mode;
+mod reuse;
 mod spec;
 
 use super::{Matcher, TableError, Target};
