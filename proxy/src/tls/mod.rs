@@ -24,7 +24,7 @@ pub use acceptor::{ALPN_H2, ALPN_HTTP11, CertResolver, server_config};
 pub use pem::{TlsError, certified_key_from_pem};
 pub use self_signed::{SELF_SIGNED_NAME, self_signed};
 pub use sni::{CertCache, SniIndex};
-pub use upstream::client_config;
+pub use upstream::{NoVerification, client_config};
 
 static PROVIDER: OnceLock<Arc<CryptoProvider>> = OnceLock::new();
 
