@@ -92,16 +92,7 @@ pub fn current(ingress: &Ingress) -> Vec<Address> {
         .as_ref()
         .and_then(|s| s.load_balancer.as_ref())
         .and_then(|lb| lb.ingress.as_ref());
-    normalize(
-        entries
-            .into_iter()
-            .flatten()
-            .map(|e| Address {
-                ip: e.ip.clone().filter(|s| !s.is_empty()),
-                hostname: e.hostname.clone().filter(|s| !s.is_empty()),
-            })
-            .collect(),
-    )
+    addresses(entries.into_iter().flatten().map(|e| (&e.ip, &e.hostname)))
 }
 
 /// The addresses a Service publishes in `status.loadBalancer.ingress`.
@@ -111,13 +102,19 @@ pub fn of_service(service: &Service) -> Vec<Address> {
         .as_ref()
         .and_then(|s| s.load_balancer.as_ref())
         .and_then(|lb| lb.ingress.as_ref());
+    addresses(entries.into_iter().flatten().map(|e| (&e.ip, &e.hostname)))
+}
+
+/// Normalised addresses from `(ip, hostname)` pairs of a load-balancer status, empty
+/// strings counting as absent. Ingress and Service spell these entries as different types.
+fn addresses<'a>(
+    entries: impl Iterator<Item = (&'a Option<String>, &'a Option<String>)>,
+) -> Vec<Address> {
     normalize(
         entries
-            .into_iter()
-            .flatten()
-            .map(|e| Address {
-                ip: e.ip.clone().filter(|s| !s.is_empty()),
-                hostname: e.hostname.clone().filter(|s| !s.is_empty()),
+            .map(|(ip, hostname)| Address {
+                ip: ip.clone().filter(|s| !s.is_empty()),
+                hostname: hostname.clone().filter(|s| !s.is_empty()),
             })
             .collect(),
     )
