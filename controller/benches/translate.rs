@@ -16,6 +16,7 @@
 
 use std::collections::BTreeMap;
 use std::hint::black_box;
+use std::sync::Arc;
 use std::time::Duration;
 
 use controller::snapshot::Snapshot;
@@ -28,8 +29,8 @@ use serde_json::{Value, json};
 
 const NAMESPACE: &str = "bench";
 
-fn from_json<T: serde::de::DeserializeOwned>(value: Value) -> T {
-    serde_json::from_value(value).expect("a valid object")
+fn from_json<T: serde::de::DeserializeOwned>(value: Value) -> Arc<T> {
+    Arc::new(serde_json::from_value(value).expect("a valid object"))
 }
 
 fn created(i: usize) -> String {
@@ -184,7 +185,7 @@ fn snapshot(n: usize) -> Snapshot {
         let tls = i % 10 < 7 && with_tls < tls_hosts;
         if tls {
             with_tls += 1;
-            snapshot.secrets.push(secret(i));
+            snapshot.secrets.push(Arc::new(secret(i)));
         }
         snapshot.ingresses.push(from_json(ingress(i, tls)));
     }

@@ -9,7 +9,7 @@
 //! syntactically broken document only costs that document. Error positions are absolute
 //! line numbers in the whole text.
 
-use std::fmt;
+use std::{fmt, sync::Arc};
 
 use k8s_openapi::{
     ByteString,
@@ -23,16 +23,14 @@ use k8s_openapi::{
 use serde::de::DeserializeOwned;
 use serde_yaml_ng::{Mapping, Value};
 
-/// One object read from a manifest.
-// Objects are moved once, straight into a `Snapshot`: boxing would only add indirection.
-#[allow(clippy::large_enum_variant)]
+/// One object read from a manifest, shared: cloning it copies a pointer.
 #[derive(Clone, Debug)]
 pub enum Object {
-    Ingress(Ingress),
-    IngressClass(IngressClass),
-    Service(Service),
-    EndpointSlice(EndpointSlice),
-    Secret(Secret),
+    Ingress(Arc<Ingress>),
+    IngressClass(Arc<IngressClass>),
+    Service(Arc<Service>),
+    EndpointSlice(Arc<EndpointSlice>),
+    Secret(Arc<Secret>),
     /// A well-formed object of a kind wicket does not read.
     Other {
         api_version: String,
@@ -100,12 +98,42 @@ pub fn parse_documents(text: &str) -> Vec<Result<Object, DocError>> {
     out
 }
 
-/// One document of the stream: its text padded with blank lines so that parser line
-/// numbers are those of the whole text.
+/// One document of the stream. `text` starts at line `line` of the whole text; parser
+/// positions in it are shifted by [`Document::shift_lines`] to whole-text line numbers.
+/// (Padding each document with blank lines instead would make parsing a file quadratic in
+/// its number of documents.)
 struct Document {
     index: usize,
     line: usize,
     text: String,
+}
+
+impl Document {
+    /// `message` with every `line N column` position moved from document-relative to
+    /// whole-text line numbers.
+    fn shift_lines(&self, message: &str) -> String {
+        const LINE: &str = "line ";
+        const COLUMN: &str = " column ";
+        let offset = self.line.saturating_sub(1);
+        if offset == 0 {
+            return message.to_owned();
+        }
+        let mut out = String::with_capacity(message.len() + 8);
+        let mut rest = message;
+        while let Some(at) = rest.find(LINE) {
+            let (before, after) = rest.split_at(at + LINE.len());
+            out.push_str(before);
+            let digits = after.bytes().take_while(u8::is_ascii_digit).count();
+            let (number, tail) = after.split_at(digits);
+            match number.parse::<usize>() {
+                Ok(n) if tail.starts_with(COLUMN) => out.push_str(&(n + offset).to_string()),
+                _ => out.push_str(number),
+            }
+            rest = tail;
+        }
+        out.push_str(rest);
+        out
+    }
 }
 
 /// Splits on lines that start a document (`---` alone or followed by whitespace).
@@ -121,7 +149,7 @@ fn split_documents(text: &str) -> Vec<Document> {
             } else if has_content(&preamble) {
                 docs.push((1, std::mem::take(&mut preamble)));
             }
-            current = Some((n + 1, "\n".repeat(n)));
+            current = Some((n + 1, String::new()));
         }
         let body = match &mut current {
             Some((_, body)) => body,
@@ -170,7 +198,7 @@ fn parse_document(doc: &Document, out: &mut Vec<Result<Object, DocError>>) {
     };
     let value: Value = match serde_yaml_ng::from_str(&doc.text) {
         Ok(v) => v,
-        Err(e) => return out.push(Err(err(e.to_string()))),
+        Err(e) => return out.push(Err(err(doc.shift_lines(&e.to_string())))),
     };
     if value.is_null() {
         return;
@@ -196,7 +224,10 @@ fn parse_document(doc: &Document, out: &mut Vec<Result<Object, DocError>>) {
         }
     } else {
         // Typed parse from the text itself, so that errors carry a line and column.
-        out.push(object_from(&api_version, &kind, Input::Text(&doc.text)).map_err(err));
+        out.push(
+            object_from(&api_version, &kind, Input::Text(&doc.text))
+                .map_err(|message| err(doc.shift_lines(&message))),
+        );
     }
 }
 
@@ -254,24 +285,24 @@ fn object_from(api_version: &str, kind: &str, input: Input<'_>) -> Result<Object
         ("networking.k8s.io/v1", "Ingress") => {
             let mut o: Ingress = input.typed()?;
             default_namespace(&mut o.metadata);
-            Object::Ingress(o)
+            Object::Ingress(Arc::new(o))
         }
-        ("networking.k8s.io/v1", "IngressClass") => Object::IngressClass(input.typed()?),
+        ("networking.k8s.io/v1", "IngressClass") => Object::IngressClass(Arc::new(input.typed()?)),
         ("v1", "Service") => {
             let mut o: Service = input.typed()?;
             default_namespace(&mut o.metadata);
-            Object::Service(o)
+            Object::Service(Arc::new(o))
         }
         ("discovery.k8s.io/v1", "EndpointSlice") => {
             let mut o: EndpointSlice = input.typed()?;
             default_namespace(&mut o.metadata);
-            Object::EndpointSlice(o)
+            Object::EndpointSlice(Arc::new(o))
         }
         ("v1", "Secret") => {
             let mut o: Secret = input.typed()?;
             default_namespace(&mut o.metadata);
             merge_string_data(&mut o);
-            Object::Secret(o)
+            Object::Secret(Arc::new(o))
         }
         _ => Object::Other {
             api_version: api_version.to_owned(),
@@ -314,7 +345,45 @@ mod tests {
         let docs = split_documents("a: 1\n--- \nb: 2\n...\n");
         assert_eq!(docs.len(), 2);
         assert_eq!(docs[1].line, 2);
-        assert!(docs[1].text.starts_with("\n--- \nb: 2"));
+        assert!(docs[1].text.starts_with("--- \nb: 2"));
+    }
+
+    #[test]
+    fn positions_are_shifted_to_whole_text_lines() {
+        let doc = Document {
+            index: 3,
+            line: 10,
+            text: String::new(),
+        };
+        assert_eq!(
+            doc.shift_lines("x at line 9 column 1, while parsing y at line 8 column 12"),
+            "x at line 18 column 1, while parsing y at line 17 column 12"
+        );
+        assert_eq!(doc.shift_lines("line 5 is fine"), "line 5 is fine");
+        assert_eq!(doc.shift_lines("trailing line "), "trailing line ");
+        let first = Document { line: 1, ..doc };
+        assert_eq!(
+            first.shift_lines("at line 2 column 3"),
+            "at line 2 column 3"
+        );
+    }
+
+    #[test]
+    fn many_documents_keep_whole_text_line_numbers() {
+        let mut text = String::new();
+        for i in 0..3000 {
+            text.push_str(&format!(
+                "---\napiVersion: v1\nkind: Service\nmetadata:\n  name: s{i}\n"
+            ));
+        }
+        text.push_str("---\napiVersion: v1\nkind: Service\nmetadata: [\n");
+        let results = parse_documents(&text);
+        assert_eq!(results.len(), 3001);
+        let error = results[3000]
+            .as_ref()
+            .expect_err("the last document is broken");
+        assert_eq!(error.line, 15_001);
+        assert!(error.message.contains("line 15005"), "{}", error.message);
     }
 
     #[test]

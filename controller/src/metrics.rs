@@ -142,7 +142,7 @@ impl ControllerMetrics {
         Arc::new(metrics)
     }
 
-    /// Records the time one rebuild took to translate and publish.
+    /// Records the time one rebuild took to read the source, translate and publish.
     pub fn observe_build(&self, took: Duration) {
         self.build_duration.observe(took.as_secs_f64());
     }

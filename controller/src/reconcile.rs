@@ -145,9 +145,11 @@ impl<S: Source> Reconciler<S> {
 
     /// Reads the source, translates, publishes and logs. Blocking (reads files).
     pub fn rebuild(&mut self) -> PublishOutcome {
-        let snapshot = self.source.snapshot();
         let started = std::time::Instant::now();
+        let snapshot = self.source.snapshot();
+        let read = started.elapsed();
         let (table, issues) = translate(&snapshot, &self.config);
+        let translated = started.elapsed();
         let report = self
             .reports
             .as_ref()
@@ -155,6 +157,7 @@ impl<S: Source> Reconciler<S> {
         self.log_new_issues(issues);
         let (vhosts, routes) = counts(&table);
         let outcome = self.handle.publish(table);
+        let published = started.elapsed();
         if let Some(metrics) = &self.metrics {
             metrics.observe_build(started.elapsed());
             metrics.record_publish(&outcome, &self.handle.load().table, SystemTime::now());
@@ -164,7 +167,15 @@ impl<S: Source> Reconciler<S> {
                 for error in errors {
                     tracing::error!(%error, "route skipped");
                 }
-                tracing::info!(generation, vhosts, routes, "table published");
+                tracing::info!(
+                    generation,
+                    vhosts,
+                    routes,
+                    read_ms = millis(read),
+                    translate_ms = millis(translated - read),
+                    publish_ms = millis(published - translated),
+                    "table published"
+                );
             }
             PublishOutcome::Unchanged => {
                 tracing::debug!(vhosts, routes, "table unchanged");
@@ -190,6 +201,11 @@ impl<S: Source> Reconciler<S> {
         self.logged = current;
         logged
     }
+}
+
+/// A duration in milliseconds with microsecond resolution, for log fields.
+fn millis(d: Duration) -> f64 {
+    (d.as_secs_f64() * 1e6).round() / 1e3
 }
 
 /// `(virtual hosts, routes)` of a table, for the publish log line.

@@ -1,5 +1,7 @@
 //! `Snapshot`: one consistent view of every object `translate` reads.
 
+use std::sync::Arc;
+
 use k8s_openapi::api::{
     core::v1::{Secret, Service},
     discovery::v1::EndpointSlice,
@@ -9,14 +11,15 @@ use k8s_openapi::api::{
 use crate::manifest::{self, ManifestErrors, Object};
 
 /// Every object of the kinds wicket reads, as one consistent set. Order carries no meaning:
-/// `translate` gives the same result for any permutation.
+/// `translate` gives the same result for any permutation. Objects are shared with the
+/// source that holds them, so taking a snapshot copies no object.
 #[derive(Clone, Debug, Default)]
 pub struct Snapshot {
-    pub ingresses: Vec<Ingress>,
-    pub classes: Vec<IngressClass>,
-    pub services: Vec<Service>,
-    pub slices: Vec<EndpointSlice>,
-    pub secrets: Vec<Secret>,
+    pub ingresses: Vec<Arc<Ingress>>,
+    pub classes: Vec<Arc<IngressClass>>,
+    pub services: Vec<Arc<Service>>,
+    pub slices: Vec<Arc<EndpointSlice>>,
+    pub secrets: Vec<Arc<Secret>>,
 }
 
 impl Snapshot {

@@ -11,6 +11,7 @@
 //! ```
 
 use std::{
+    borrow::Borrow,
     collections::{BTreeSet, HashMap},
     future::Future,
     sync::Arc,
@@ -283,12 +284,13 @@ impl StatusState {
     pub fn due(
         &mut self,
         desired: &[Address],
-        ingresses: &[Ingress],
+        ingresses: &[impl Borrow<Ingress>],
         owned: &BTreeSet<IngressKey>,
     ) -> Vec<(Write, Option<String>)> {
         let current: Vec<(IngressKey, Vec<Address>, Option<String>)> = ingresses
             .iter()
-            .map(|i| {
+            .map(Borrow::borrow)
+            .map(|i: &Ingress| {
                 let key = (
                     namespace_of(&i.metadata).to_owned(),
                     i.metadata.name.clone().unwrap_or_default(),
@@ -350,7 +352,9 @@ pub async fn run(
         let addresses = desired.borrow_and_update().clone();
         let leading = *leader.borrow_and_update();
         if let (Some(report), Some(addresses)) = (report, addresses) {
-            let due = state.due(&addresses, &decoded(&ingresses), &report.owned);
+            let listed = ingresses.state();
+            let listed: Vec<&Ingress> = decoded(&listed).collect();
+            let due = state.due(&addresses, &listed, &report.owned);
             if leading {
                 for (write, version) in due {
                     if apply(&client, &write).await {

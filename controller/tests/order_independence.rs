@@ -57,6 +57,7 @@ impl<T> Permutable for Vec<T> {
 /// is compared after this.
 fn shuffle_slice_internals(snapshot: &mut Snapshot, rng: &mut Rng) {
     for slice in &mut snapshot.slices {
+        let slice = std::sync::Arc::make_mut(slice);
         rng.shuffle(&mut slice.endpoints);
         if let Some(ports) = &mut slice.ports {
             rng.shuffle(ports);

@@ -104,6 +104,7 @@ fn tls_key_types_are_all_accepted() {
         .ingresses
         .retain(|i| i.metadata.name.as_deref() == Some("tls-shop"));
     for ingress in &mut snapshot.ingresses {
+        let ingress = std::sync::Arc::make_mut(ingress);
         if let Some(tls) = ingress.spec.as_mut().and_then(|s| s.tls.as_mut()) {
             tls.retain(|t| t.secret_name.as_deref() == Some("c-p384"));
         }

@@ -92,6 +92,16 @@ async fn measure<C: Cluster>(
         latencies.push(latency);
         tokio::time::sleep(options.gap).await;
     }
+    let published: Vec<String> = testbed
+        .wicket
+        .logs()
+        .lines()
+        .into_iter()
+        .filter(|line| line.contains("table published"))
+        .collect();
+    for line in published.iter().rev().take(3).rev() {
+        eprintln!("wicket: {line}");
+    }
     Ok(latencies)
 }
 

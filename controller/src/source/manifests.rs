@@ -36,11 +36,23 @@ type Key = (&'static str, String, String);
 /// Directory depth beyond which the walk stops (guards against symlink loops).
 const MAX_DEPTH: usize = 32;
 
+/// What one file contributed at the last read.
+#[derive(Clone)]
+struct FileState {
+    /// The text that was parsed: an unchanged file is not parsed again. `None` after a
+    /// read failed, so that the next successful read parses.
+    text: Option<String>,
+    /// The objects it contributes (after keeping last good versions).
+    objects: Vec<Object>,
+    /// The problems its parse reported, kept alive while the text stays the same.
+    problems: Vec<String>,
+}
+
 /// The `--manifests DIR` source.
 pub struct ManifestDir {
     dir: PathBuf,
-    /// The objects each file currently contributes (after keeping last good versions).
-    files: BTreeMap<PathBuf, Vec<Object>>,
+    /// Every manifest file read, by path.
+    files: BTreeMap<PathBuf, FileState>,
     reported: Reported,
     watcher: Option<RecommendedWatcher>,
 }
@@ -114,17 +126,34 @@ impl ManifestDir {
             if self.reported.first(id) {
                 tracing::error!(dir = %dir.display(), %error, "cannot list manifests; keeping what was read before");
             }
-            for (path, objects) in self.files.range(dir.clone()..) {
+            for (path, state) in self.files.range(dir.clone()..) {
                 if !path.starts_with(dir) {
                     break;
                 }
-                next.insert(path.clone(), objects.clone());
+                self.reported.keep(&state.problems);
+                next.insert(path.clone(), state.clone());
             }
         }
+        self.reported.take_recorded();
         for path in listing.files {
-            let previous = self.files.get(&path).map(Vec::as_slice);
-            let objects = match fs::read_to_string(&path) {
-                Ok(text) => read_file(&path, &text, previous, &mut self.reported),
+            let previous = self.files.remove(&path);
+            let state = match fs::read_to_string(&path) {
+                Ok(text) => match previous {
+                    Some(previous) if previous.text.as_deref() == Some(text.as_str()) => {
+                        self.reported.keep(&previous.problems);
+                        previous
+                    }
+                    previous => {
+                        let previous = previous.map(|p| p.objects);
+                        let objects =
+                            read_file(&path, &text, previous.as_deref(), &mut self.reported);
+                        FileState {
+                            text: Some(text),
+                            objects,
+                            problems: self.reported.take_recorded(),
+                        }
+                    }
+                },
                 // Removed between listing and reading: a removal, like a missing file.
                 Err(error) if error.kind() == io::ErrorKind::NotFound => continue,
                 Err(error) => {
@@ -134,10 +163,15 @@ impl ManifestDir {
                     {
                         tracing::error!(file = %path.display(), %error, "cannot read manifest file; keeping what was read before");
                     }
-                    previous.map(<[Object]>::to_vec).unwrap_or_default()
+                    self.reported.take_recorded();
+                    FileState {
+                        text: None,
+                        objects: previous.map(|p| p.objects).unwrap_or_default(),
+                        problems: Vec::new(),
+                    }
                 }
             };
-            next.insert(path, objects);
+            next.insert(path, state);
         }
         self.files = next;
         let objects = dedupe(&self.files, &mut self.reported);
@@ -212,10 +246,10 @@ fn read_file(
 }
 
 /// One object per key; the later file (in path order), then the later document, wins.
-fn dedupe(files: &BTreeMap<PathBuf, Vec<Object>>, reported: &mut Reported) -> Vec<Object> {
+fn dedupe(files: &BTreeMap<PathBuf, FileState>, reported: &mut Reported) -> Vec<Object> {
     let mut by_key: BTreeMap<Key, (&Path, &Object)> = BTreeMap::new();
-    for (path, objects) in files {
-        for object in objects {
+    for (path, state) in files {
+        for object in &state.objects {
             let Some(key) = object.key() else { continue };
             if let Some((earlier, _)) = by_key.insert(key.clone(), (path, object)) {
                 let object = display_key(&key);
@@ -318,17 +352,31 @@ fn is_manifest(path: &Path) -> bool {
 struct Reported {
     before: HashSet<String>,
     now: HashSet<String>,
+    /// Ids recorded since the last [`Reported::take_recorded`].
+    recorded: Vec<String>,
 }
 
 impl Reported {
     /// Records `id` for this round; true when it was not present in the previous round.
     fn first(&mut self, id: String) -> bool {
         let new = !self.before.contains(&id);
+        self.recorded.push(id.clone());
         self.now.insert(id);
         new
     }
 
+    /// The ids recorded since the last call: the problems of one file's parse.
+    fn take_recorded(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.recorded)
+    }
+
+    /// Records `ids` for this round without logging: problems of a file not parsed again.
+    fn keep(&mut self, ids: &[String]) {
+        self.now.extend(ids.iter().cloned());
+    }
+
     fn end_round(&mut self) {
+        self.recorded.clear();
         self.before = std::mem::take(&mut self.now);
     }
 }

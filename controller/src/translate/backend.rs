@@ -46,7 +46,7 @@ impl<'a> Backends<'a> {
         let mut services = BTreeMap::new();
         for service in &snapshot.services {
             if let Some(name) = service.metadata.name.as_deref() {
-                services.insert((namespace_of(&service.metadata), name), service);
+                services.insert((namespace_of(&service.metadata), name), &**service);
             }
         }
         let mut slices: BTreeMap<_, Vec<_>> = BTreeMap::new();
@@ -62,7 +62,7 @@ impl<'a> Backends<'a> {
                 Some(service) => slices
                     .entry((namespace, service.as_str()))
                     .or_default()
-                    .push(slice),
+                    .push(&**slice),
                 None => issues.push(Issue::new(
                     Reason::SliceWithoutServiceLabel,
                     slice_ref(slice),

@@ -6,6 +6,8 @@
 //! (neither) ─► one of our IngressClasses is the default class, or --watch-ingress-without-class
 //! ```
 
+use std::borrow::Borrow;
+
 use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
 
 use super::TranslateConfig;
@@ -18,11 +20,14 @@ pub const DEFAULT_CLASS_ANNOTATION: &str = "ingressclass.kubernetes.io/is-defaul
 /// Whether `ingress` is served by this controller. The field wins over the annotation.
 /// When no IngressClass named `config.ingress_class` exists at all (e.g. a manifest set
 /// without one), an Ingress naming that class by field is ours as well.
-pub fn is_owned(ingress: &Ingress, classes: &[IngressClass], config: &TranslateConfig) -> bool {
+pub fn is_owned<C: Borrow<IngressClass>>(
+    ingress: &Ingress,
+    classes: &[C],
+    config: &TranslateConfig,
+) -> bool {
+    let classes = || classes.iter().map(Borrow::<IngressClass>::borrow);
     let ours = |name: &str| {
-        classes
-            .iter()
-            .any(|c| c.metadata.name.as_deref() == Some(name) && is_our_class(c, config))
+        classes().any(|c| c.metadata.name.as_deref() == Some(name) && is_our_class(c, config))
     };
     let field = ingress
         .spec
@@ -32,9 +37,7 @@ pub fn is_owned(ingress: &Ingress, classes: &[IngressClass], config: &TranslateC
     if let Some(name) = field {
         return ours(name)
             || (name == config.ingress_class
-                && !classes
-                    .iter()
-                    .any(|c| c.metadata.name.as_deref() == Some(name)));
+                && !classes().any(|c| c.metadata.name.as_deref() == Some(name)));
     }
     let annotation = ingress
         .metadata
@@ -47,9 +50,7 @@ pub fn is_owned(ingress: &Ingress, classes: &[IngressClass], config: &TranslateC
         return name == config.ingress_class || ours(name);
     }
     config.watch_ingress_without_class
-        || classes
-            .iter()
-            .any(|c| is_our_class(c, config) && is_default_class(c))
+        || classes().any(|c| is_our_class(c, config) && is_default_class(c))
 }
 
 fn is_our_class(class: &IngressClass, config: &TranslateConfig) -> bool {
@@ -134,7 +135,11 @@ mod tests {
     #[test]
     fn field_naming_our_class_counts_only_when_no_such_class_exists() {
         let config = TranslateConfig::default();
-        assert!(is_owned(&ingress(Some("wicket"), None), &[], &config));
+        assert!(is_owned::<IngressClass>(
+            &ingress(Some("wicket"), None),
+            &[],
+            &config
+        ));
         let foreign = [class("wicket", "example.com/other", false)];
         assert!(!is_owned(&ingress(Some("wicket"), None), &foreign, &config));
     }
@@ -182,8 +187,12 @@ mod tests {
             watch_ingress_without_class: true,
             ..TranslateConfig::default()
         };
-        assert!(is_owned(&plain, &[], &watch));
+        assert!(is_owned::<IngressClass>(&plain, &[], &watch));
         // An empty field or annotation counts as absent.
-        assert!(is_owned(&ingress(Some(""), Some("")), &[], &watch));
+        assert!(is_owned::<IngressClass>(
+            &ingress(Some(""), Some("")),
+            &[],
+            &watch
+        ));
     }
 }

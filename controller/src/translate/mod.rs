@@ -57,7 +57,7 @@ pub fn translate(snapshot: &Snapshot, config: &TranslateConfig) -> (RouteTable, 
         .ingresses
         .iter()
         .filter(|ingress| class::is_owned(ingress, &snapshot.classes, config))
-        .map(|ingress| (source_of(ingress), ingress))
+        .map(|ingress| (source_of(ingress), &**ingress))
         .collect();
     owned.sort_by(|a, b| a.0.cmp(&b.0));
     let mut tls = tls::TlsBuilder::new(&secrets);

@@ -110,7 +110,7 @@ impl<'a> Secrets<'a> {
             .iter()
             .filter_map(|secret| {
                 let name = secret.metadata.name.as_deref()?;
-                Some(((namespace_of(&secret.metadata), name), secret))
+                Some(((namespace_of(&secret.metadata), name), &**secret))
             })
             .collect();
         Self {

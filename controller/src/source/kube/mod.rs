@@ -12,6 +12,7 @@
 
 pub mod client;
 pub mod refs;
+pub mod shared;
 pub mod watch;
 
 use std::sync::{Arc, Mutex, PoisonError};
@@ -35,6 +36,7 @@ use tokio::task::JoinHandle;
 
 use self::{
     refs::{Dependent, Referenced},
+    shared::Shared,
     watch::{Guarded, reflect},
 };
 use super::{Changes, Source};
@@ -101,32 +103,41 @@ impl Stores {
         Ok(())
     }
 
-    /// The decodable objects of every store, as one snapshot.
-    pub fn snapshot(&self) -> Snapshot {
-        Snapshot {
-            ingresses: decoded(&self.ingresses),
-            classes: decoded(&self.classes),
-            services: decoded(&self.services),
-            slices: decoded(&self.slices),
-            secrets: decoded(&self.secrets),
-        }
-    }
-
     /// The references of the owned Ingresses, from the Ingress and IngressClass stores.
     fn referenced(&self, config: &TranslateConfig) -> Referenced {
-        let ingresses = decoded(&self.ingresses);
-        let classes = decoded(&self.classes);
-        Referenced::compute(&ingresses, &classes, config)
+        let ingresses = self.ingresses.state();
+        let classes = self.classes.state();
+        let classes: Vec<&IngressClass> = decoded(&classes).collect();
+        Referenced::compute(decoded(&ingresses), &classes, config)
     }
 }
 
-/// Every object of `store` that decoded.
-pub fn decoded<K: Resource<DynamicType = ()> + Clone>(store: &Store<Guarded<K>>) -> Vec<K> {
-    store
-        .state()
-        .iter()
-        .filter_map(|o| o.0.as_ref().ok().cloned())
-        .collect()
+/// The objects of a store's state that decoded, borrowed.
+pub fn decoded<K>(state: &[Arc<Guarded<K>>]) -> impl Iterator<Item = &K> {
+    state.iter().filter_map(|o| o.0.as_ref().ok())
+}
+
+/// Snapshots of [`Stores`] that share every object unchanged since the previous one.
+#[derive(Default)]
+pub struct Snapshots {
+    ingresses: Shared<Ingress>,
+    classes: Shared<IngressClass>,
+    services: Shared<Service>,
+    slices: Shared<EndpointSlice>,
+    secrets: Shared<Secret>,
+}
+
+impl Snapshots {
+    /// The decodable objects of every store, as one snapshot.
+    pub fn read(&mut self, stores: &Stores) -> Snapshot {
+        Snapshot {
+            ingresses: self.ingresses.read(&stores.ingresses),
+            classes: self.classes.read(&stores.classes),
+            services: self.services.read(&stores.services),
+            slices: self.slices.read(&stores.slices),
+            secrets: self.secrets.read(&stores.secrets),
+        }
+    }
 }
 
 /// Decides which events become a [`Changes::notify`]. Shared by every watch task.
@@ -228,6 +239,7 @@ impl Drop for Watches {
 /// The Kubernetes source: a [`Source`] over the reflector stores.
 pub struct KubeSource {
     stores: Stores,
+    snapshots: Snapshots,
 }
 
 impl KubeSource {
@@ -321,7 +333,8 @@ impl KubeSource {
                 }
             },
         )));
-        (Self { stores }, Watches(tasks))
+        let snapshots = Snapshots::default();
+        (Self { stores, snapshots }, Watches(tasks))
     }
 
     pub fn stores(&self) -> &Stores {
@@ -331,7 +344,7 @@ impl KubeSource {
 
 impl Source for KubeSource {
     fn snapshot(&mut self) -> Snapshot {
-        self.stores.snapshot()
+        self.snapshots.read(&self.stores)
     }
 }
 

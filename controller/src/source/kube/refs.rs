@@ -9,7 +9,7 @@
 //! Secret (ns, name) ─► secrets?
 //! ```
 
-use std::collections::HashSet;
+use std::{borrow::Borrow, collections::HashSet};
 
 use k8s_openapi::{
     api::networking::v1::{Ingress, IngressBackend, IngressClass},
@@ -38,9 +38,9 @@ pub struct Referenced {
 
 impl Referenced {
     /// The references of the Ingresses among `ingresses` that `config` owns.
-    pub fn compute<'a>(
+    pub fn compute<'a, C: Borrow<IngressClass>>(
         ingresses: impl IntoIterator<Item = &'a Ingress>,
-        classes: &[IngressClass],
+        classes: &[C],
         config: &TranslateConfig,
     ) -> Self {
         let mut referenced = Self::default();
@@ -136,7 +136,7 @@ spec:
     fn referenced() -> Referenced {
         let snapshot = Snapshot::from_yaml(YAML).expect("fixture parses");
         Referenced::compute(
-            &snapshot.ingresses,
+            snapshot.ingresses.iter().map(|i| &**i),
             &snapshot.classes,
             &TranslateConfig::default(),
         )

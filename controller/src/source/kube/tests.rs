@@ -96,7 +96,7 @@ fn the_snapshot_skips_malformed_objects() {
         metadata: meta("apps", "broken"),
     }));
     list(&mut w.services, vec![ok(service("apps", "app")), broken]);
-    let snapshot = stores.snapshot();
+    let snapshot = Snapshots::default().read(&stores);
     let names: Vec<_> = snapshot
         .services
         .iter()
@@ -111,11 +111,15 @@ fn trigger() -> (Trigger, Changes, Writers) {
     let fixture = fixture();
     list(
         &mut w.ingresses,
-        fixture.ingresses.into_iter().map(ok).collect(),
+        fixture
+            .ingresses
+            .iter()
+            .map(|i| ok((**i).clone()))
+            .collect(),
     );
     list(
         &mut w.classes,
-        fixture.classes.into_iter().map(ok).collect(),
+        fixture.classes.iter().map(|c| ok((**c).clone())).collect(),
     );
     let changes = Changes::new();
     let trigger = Trigger::new(stores, TranslateConfig::default(), changes.clone());
@@ -168,7 +172,7 @@ spec:
     {
         ingress = edited;
     }
-    let event = watcher::Event::Apply(ok(ingress));
+    let event = watcher::Event::Apply(ok((*ingress).clone()));
     w.ingresses.apply_watcher_event(&event);
     trigger.owner(&event);
     assert!(notified(&changes));

@@ -1,4 +1,4 @@
-use std::collections::BTreeMap;
+use std::{collections::BTreeMap, sync::Arc};
 
 use k8s_openapi::ByteString;
 
@@ -19,7 +19,7 @@ fn pair(host: &str) -> (String, String) {
     (cert.pem(), signing_key.serialize_pem())
 }
 
-fn secret(name: &str, kind: &str, data: &[(&str, &str)]) -> Secret {
+fn secret(name: &str, kind: &str, data: &[(&str, &str)]) -> Arc<Secret> {
     let mut s = Secret::default();
     s.metadata.name = Some(name.to_owned());
     s.metadata.namespace = Some("apps".to_owned());
@@ -29,7 +29,7 @@ fn secret(name: &str, kind: &str, data: &[(&str, &str)]) -> Secret {
             .map(|(k, v)| ((*k).to_owned(), ByteString(v.as_bytes().to_vec())))
             .collect::<BTreeMap<_, _>>(),
     );
-    s
+    Arc::new(s)
 }
 
 #[test]
