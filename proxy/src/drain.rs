@@ -15,8 +15,9 @@
 //! ```
 
 use std::future::Future;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
 use hyper_util::server::graceful::GracefulConnection;
@@ -150,26 +151,94 @@ impl Tracked {
 
     /// Serves a hyper connection to its end: asks it to finish once the drain stops
     /// accepting, drops it when the drain cuts.
+    ///
+    /// The connection is polled on every wake-up of its task; the phase only when the
+    /// phase's own waker fired (see [`PhaseSignal`]), so a busy connection does not pay
+    /// for the drain on each request.
     pub(crate) async fn serve<C>(&mut self, conn: C) -> Option<Result<(), C::Error>>
     where
         C: GracefulConnection,
     {
-        let mut stopping = self.inner.phase.subscribe();
-        let mut cutting = self.inner.phase.subscribe();
-        tokio::pin!(conn);
+        let mut stopping_rx = self.inner.phase.subscribe();
+        let mut cutting_rx = self.inner.phase.subscribe();
+        let stopping = stopping_rx.wait_for(|phase| *phase != Phase::Serving);
+        let cutting = cutting_rx.wait_for(|phase| *phase == Phase::Cut);
+        tokio::pin!(conn, stopping, cutting);
+        let signal = Arc::new(PhaseSignal::default());
+        let phase_waker = Waker::from(signal.clone());
+        let mut registered: Option<Waker> = None;
         let mut asked = false;
-        loop {
-            tokio::select! {
-                result = conn.as_mut() => return Some(result),
-                _ = stopping.wait_for(|phase| *phase != Phase::Serving), if !asked => {
-                    asked = true;
-                    conn.as_mut().graceful_shutdown();
+        let output = std::future::poll_fn(|cx| {
+            loop {
+                if let Poll::Ready(result) = conn.as_mut().poll(cx) {
+                    return Poll::Ready(Some(result));
                 }
-                _ = cutting.wait_for(|phase| *phase == Phase::Cut) => {
-                    self.cut = true;
-                    return None;
+                if !registered.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+                    let waker = cx.waker().clone();
+                    signal.set_task(waker.clone());
+                    registered = Some(waker);
                 }
+                if !signal.take_changed() {
+                    return Poll::Pending;
+                }
+                let mut phase_cx = Context::from_waker(&phase_waker);
+                if cutting.as_mut().poll(&mut phase_cx).is_ready() {
+                    return Poll::Ready(None);
+                }
+                if asked || stopping.as_mut().poll(&mut phase_cx).is_pending() {
+                    return Poll::Pending;
+                }
+                asked = true;
+                conn.as_mut().graceful_shutdown();
+                // Poll the connection again: it may finish at once.
             }
+        })
+        .await;
+        if output.is_none() {
+            self.cut = true;
+        }
+        output
+    }
+}
+
+/// The waker given to the drain's phase futures inside [`Tracked::serve`]: notes that the
+/// phase may have changed and wakes the connection's task.
+#[derive(Debug)]
+struct PhaseSignal {
+    /// True when the phase futures must be polled (initially, and after each wake).
+    changed: AtomicBool,
+    task: Mutex<Option<Waker>>,
+}
+
+impl Default for PhaseSignal {
+    fn default() -> Self {
+        PhaseSignal {
+            changed: AtomicBool::new(true),
+            task: Mutex::new(None),
+        }
+    }
+}
+
+impl PhaseSignal {
+    fn set_task(&self, waker: Waker) {
+        *self.task.lock().unwrap_or_else(PoisonError::into_inner) = Some(waker);
+    }
+
+    fn take_changed(&self) -> bool {
+        self.changed.swap(false, Ordering::AcqRel)
+    }
+}
+
+impl Wake for PhaseSignal {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.changed.store(true, Ordering::Release);
+        let task = self.task.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(task) = task.as_ref() {
+            task.wake_by_ref();
         }
     }
 }

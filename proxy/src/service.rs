@@ -68,6 +68,11 @@ pub async fn serve(ctx: &ConnContext, mut req: Request<Incoming>) -> Response<Me
             err.into_response(None)
         }
     };
+    // Unique per response: marked sensitive so that HTTP/2 sends it as a literal that is
+    // never indexed, instead of churning the HPACK table (an unmatched value is searched
+    // through every earlier request ID the table holds).
+    let mut request_id = request_id;
+    request_id.set_sensitive(true);
     response.headers_mut().insert(X_REQUEST_ID, request_id);
     exchange.respond(response)
 }

@@ -98,12 +98,17 @@ impl EndpointPool {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// The most recently returned idle sender for `host` that is not closed.
+    /// The most recently returned idle sender for `host` that is not closed. Closed ones
+    /// met on the way are dropped; the idle sweep drops the others.
     pub(crate) fn take(&self, host: &HostTag) -> Option<Sender> {
         let mut idle = self.lock();
-        idle.retain(|entry| !entry.sender.is_closed());
-        let found = idle.iter().rposition(|entry| entry.host == *host)?;
-        Some(idle.swap_remove(found).sender)
+        while let Some(found) = idle.iter().rposition(|entry| entry.host == *host) {
+            let entry = idle.swap_remove(found);
+            if !entry.sender.is_closed() {
+                return Some(entry.sender);
+            }
+        }
+        None
     }
 
     /// Keeps `sender` (bound to `host`) for reuse unless it is closed or `max_idle` are
