@@ -216,12 +216,13 @@ fn counts(table: &RouteTable) -> (usize, usize) {
 
 /// Publishes once right away (even an empty result), then after every debounced change,
 /// until `shutdown` completes.
-pub async fn run<S: Source>(
+pub async fn run<S: Source + Send + 'static>(
     reconciler: Reconciler<S>,
     changes: Changes,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), ControllerError> {
-    let mut reconciler = rebuild(reconciler).await?;
+    let worker = Worker::start(reconciler)?;
+    worker.rebuild().await?;
     let mut debounce = Debounce::default();
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
@@ -231,7 +232,7 @@ pub async fn run<S: Source>(
             () = changes.changed() => debounce.record(Instant::now()),
             () = sleep_until(deadline), if deadline.is_some() => {
                 if debounce.take_due(Instant::now()) {
-                    reconciler = rebuild(reconciler).await?;
+                    worker.rebuild().await?;
                 }
             }
         }
@@ -244,15 +245,38 @@ async fn sleep_until(deadline: Option<Instant>) {
     }
 }
 
-async fn rebuild<S: Source>(
-    mut reconciler: Reconciler<S>,
-) -> Result<Reconciler<S>, ControllerError> {
-    tokio::task::spawn_blocking(move || {
-        reconciler.rebuild();
-        reconciler
-    })
-    .await
-    .map_err(|_| ControllerError::Stopped("the reconcile loop"))
+/// The one thread every rebuild runs on. Rebuilds block (files are read) and allocate a
+/// whole table; keeping them on one thread keeps that memory in one allocator arena instead
+/// of one per blocking-pool thread.
+struct Worker {
+    requests: std::sync::mpsc::Sender<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Worker {
+    fn start<S: Source + Send + 'static>(
+        mut reconciler: Reconciler<S>,
+    ) -> Result<Self, ControllerError> {
+        let (requests, incoming) = std::sync::mpsc::channel::<tokio::sync::oneshot::Sender<()>>();
+        std::thread::Builder::new()
+            .name("reconcile".to_owned())
+            .spawn(move || {
+                // Ends when the `Worker` is dropped.
+                while let Ok(done) = incoming.recv() {
+                    reconciler.rebuild();
+                    let _ = done.send(());
+                }
+            })
+            .map_err(|_| ControllerError::Stopped("the reconcile loop"))?;
+        Ok(Self { requests })
+    }
+
+    /// Runs one rebuild on the worker thread and waits for it.
+    async fn rebuild(&self) -> Result<(), ControllerError> {
+        let (done, finished) = tokio::sync::oneshot::channel();
+        let stopped = |_| ControllerError::Stopped("the reconcile loop");
+        self.requests.send(done).map_err(|_| stopped(()))?;
+        finished.await.map_err(|_| stopped(()))
+    }
 }
 
 #[cfg(test)]

@@ -39,9 +39,9 @@ const MAX_DEPTH: usize = 32;
 /// What one file contributed at the last read.
 #[derive(Clone)]
 struct FileState {
-    /// The text that was parsed: an unchanged file is not parsed again. `None` after a
-    /// read failed, so that the next successful read parses.
-    text: Option<String>,
+    /// The fingerprint of the text that was parsed: an unchanged file is not parsed again.
+    /// `None` after a read failed, so that the next successful read parses.
+    text: Option<Fingerprint>,
     /// The objects it contributes (after keeping last good versions).
     objects: Vec<Object>,
     /// The problems its parse reported, kept alive while the text stays the same.
@@ -139,7 +139,7 @@ impl ManifestDir {
             let previous = self.files.remove(&path);
             let state = match fs::read_to_string(&path) {
                 Ok(text) => match previous {
-                    Some(previous) if previous.text.as_deref() == Some(text.as_str()) => {
+                    Some(previous) if previous.text == Some(Fingerprint::of(&text)) => {
                         self.reported.keep(&previous.problems);
                         previous
                     }
@@ -148,7 +148,7 @@ impl ManifestDir {
                         let objects =
                             read_file(&path, &text, previous.as_deref(), &mut self.reported);
                         FileState {
-                            text: Some(text),
+                            text: Some(Fingerprint::of(&text)),
                             objects,
                             problems: self.reported.take_recorded(),
                         }
@@ -187,6 +187,24 @@ impl Source for ManifestDir {
             snapshot.insert(object);
         }
         snapshot
+    }
+}
+
+/// Identifies a file's text without keeping it: its length and two 64-bit SipHashes with
+/// different seeds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Fingerprint(usize, u64, u64);
+
+impl Fingerprint {
+    fn of(text: &str) -> Self {
+        use std::hash::{DefaultHasher, Hash, Hasher};
+        let hash = |seed: u8| {
+            let mut hasher = DefaultHasher::new();
+            seed.hash(&mut hasher);
+            text.hash(&mut hasher);
+            hasher.finish()
+        };
+        Self(text.len(), hash(1), hash(2))
     }
 }
 

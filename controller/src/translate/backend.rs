@@ -75,20 +75,21 @@ impl<'a> Backends<'a> {
     }
 
     /// What a request for `backend` (of an Ingress in `namespace`) is answered with. Every
-    /// problem is reported on `object` at `field`; an unresolvable backend answers 503.
+    /// problem is reported on `object` at `field()` (only formatted when there is one); an
+    /// unresolvable backend answers 503.
     pub fn resolve(
         &self,
         namespace: &str,
         backend: &IngressBackend,
         object: &ObjectRef,
-        field: &str,
+        field: &dyn Fn() -> String,
         issues: &mut Vec<Issue>,
     ) -> Action {
         let unavailable = |issues: &mut Vec<Issue>, reason: Reason, message: String| {
             issues.push(Issue::new(
                 reason,
                 object.clone(),
-                Some(field.to_owned()),
+                Some(field()),
                 format!("{message}; answering 503"),
             ));
             Action::Unavailable { reason: message }
@@ -171,7 +172,7 @@ impl<'a> Backends<'a> {
             issues.push(Issue::new(
                 Reason::NoEndpoints,
                 object.clone(),
-                Some(field.to_owned()),
+                Some(field()),
                 format!(
                     "service {namespace}/{service_name} port {written} has no ready endpoints; answering 503"
                 ),

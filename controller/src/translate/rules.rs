@@ -7,7 +7,8 @@
 //! finish: regex mode per host ─► regex check ─► VirtualHost (sorted) ─► RouteTable
 //! ```
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, btree_map};
+use std::rc::Rc;
 
 use k8s_openapi::api::networking::v1::Ingress;
 use proxy::table::{
@@ -41,17 +42,21 @@ pub struct TableBuilder<'a> {
 struct HostRoutes {
     candidates: Vec<Candidate>,
     /// `(kind, path)` already defined on this host, and by which Ingress.
-    taken: BTreeMap<(PathKind, String), Source>,
+    taken: BTreeMap<(PathKind, String), Rc<Source>>,
     default_backend: Option<Fallback>,
 }
 
-/// A route plus what is needed to report on it after all Ingresses are merged.
+/// A route plus what is needed to report on it after all Ingresses are merged (its
+/// Ingress and field follow from the route's source and index).
 struct Candidate {
     route: Route,
     /// `use-regex`, or a `rewrite-target` that differs from the path.
     wants_regex: bool,
-    object: ObjectRef,
-    field: String,
+}
+
+/// `spec.rules[i].http.paths[j]`: where a route comes from in its Ingress.
+fn path_field(index: RuleIndex) -> String {
+    format!("spec.rules[{}].http.paths[{}]", index.rule, index.path)
 }
 
 impl<'a> TableBuilder<'a> {
@@ -95,7 +100,7 @@ impl<'a> TableBuilder<'a> {
                     &source.namespace,
                     backend,
                     &object,
-                    DEFAULT_BACKEND_FIELD,
+                    &|| DEFAULT_BACKEND_FIELD.to_owned(),
                     issues,
                 ))
             });
@@ -143,6 +148,7 @@ impl<'a> TableBuilder<'a> {
                 continue;
             };
             hosts.insert(host.clone());
+            let shared_source = Rc::new(source.clone());
             let policy = Policy {
                 app_root: annotations.app_root.clone(),
                 ..self.https_policy(&annotations, hsts.as_ref(), &host)
@@ -152,14 +158,14 @@ impl<'a> TableBuilder<'a> {
                 path: u32::try_from(j).unwrap_or(u32::MAX),
             };
             for (j, path) in http.paths.iter().enumerate() {
-                let field = format!("spec.rules[{i}].http.paths[{j}]");
+                let field = || path_field(index(j));
                 let kind = match validate::path_kind(&path.path_type) {
                     Ok(kind) => kind,
                     Err(message) => {
                         issues.push(Issue::new(
                             Reason::InvalidPath,
                             object.clone(),
-                            Some(format!("{field}.pathType")),
+                            Some(format!("{}.pathType", field())),
                             format!("{message}; the path is ignored"),
                         ));
                         continue;
@@ -170,35 +176,42 @@ impl<'a> TableBuilder<'a> {
                     issues.push(Issue::new(
                         Reason::InvalidPath,
                         object.clone(),
-                        Some(format!("{field}.path")),
+                        Some(format!("{}.path", field())),
                         format!("{message}; the path is ignored"),
                     ));
                     continue;
                 }
                 let routes = self.hosts.entry(host.clone()).or_default();
-                if let Some(owner) = routes.taken.get(&(kind, text.clone())) {
-                    let by = if *owner == source {
-                        "earlier in this Ingress".to_owned()
-                    } else {
-                        format!("by ingress {}", owner.key())
-                    };
-                    issues.push(Issue::new(
+                let slot = match routes.taken.entry((kind, text.clone())) {
+                    btree_map::Entry::Vacant(slot) => Ok(slot),
+                    btree_map::Entry::Occupied(owner) => Err(owner.get().clone()),
+                };
+                let slot = match slot {
+                    Ok(slot) => slot,
+                    Err(owner) => {
+                        let by = if *owner == source {
+                            "earlier in this Ingress".to_owned()
+                        } else {
+                            format!("by ingress {}", owner.key())
+                        };
+                        issues.push(Issue::new(
                         Reason::PathConflict,
                         object.clone(),
-                        Some(format!("{field}.path")),
+                        Some(format!("{}.path", field())),
                         format!(
                             "path {text:?} ({kind:?}) on host {} is already defined {by}; the oldest definition wins and this one is ignored",
                             validate::host_label(&host)
                         ),
                     ));
-                    continue;
-                }
-                routes.taken.insert((kind, text.clone()), source.clone());
+                        continue;
+                    }
+                };
+                slot.insert(shared_source.clone());
                 let action = with_protocol(self.backends.resolve(
                     &source.namespace,
                     &path.backend,
                     &object,
-                    &format!("{field}.backend"),
+                    &|| format!("{}.backend", field()),
                     issues,
                 ));
                 let rewrite_target = annotations
@@ -218,8 +231,6 @@ impl<'a> TableBuilder<'a> {
                         index: index(j),
                     },
                     wants_regex,
-                    object: object.clone(),
-                    field,
                 });
             }
         }
@@ -367,10 +378,11 @@ impl<'a> TableBuilder<'a> {
                     None
                 };
                 if let Some(reason) = invalid {
+                    let source = &candidate.route.source;
                     issues.push(Issue::new(
                         Reason::InvalidRegex,
-                        candidate.object,
-                        Some(format!("{}.path", candidate.field)),
+                        ObjectRef::new(ObjectKind::Ingress, &source.namespace, &source.name),
+                        Some(format!("{}.path", path_field(candidate.route.index))),
                         format!(
                             "host {} is in regex mode (use-regex or rewrite-target on one of its Ingresses) and path {:?} is not a valid regex: {reason}; the path is ignored",
                             validate::host_label(&host),

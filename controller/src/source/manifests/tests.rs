@@ -1,6 +1,8 @@
 //! `ManifestDir` against real temporary directories, including the file watcher.
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
+
+use k8s_openapi::api::core::v1::Service;
 
 use tokio::time::Instant;
 
@@ -174,4 +176,47 @@ async fn the_watcher_sees_renames_and_removals() {
     // Renamed out of the directory tree's manifests (to a hidden name).
     fs::rename(dir.join("nested/api.yaml"), dir.join("nested/.api.yaml")).expect("rename");
     read_until(&mut source, &changes, |s| s.is_empty()).await;
+}
+
+/// The Service object named `name` among `objects`.
+fn service_object(objects: &[Object], name: &str) -> Option<Arc<Service>> {
+    objects.iter().find_map(|o| match o {
+        Object::Service(s) if s.metadata.name.as_deref() == Some(name) => Some(s.clone()),
+        _ => None,
+    })
+}
+
+#[test]
+fn only_changed_files_are_parsed_again() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path();
+    write(dir, "a.yaml", &service("a", 80));
+    write(dir, "b.yaml", &service("b", 81));
+    let mut source = ManifestDir::open(dir).expect("open");
+    let first = source.read();
+    write(dir, "b.yaml", &service("b", 82));
+    let second = source.read();
+    assert_eq!(services(&second), ["a:80", "b:82"]);
+    let a = |objects: &[Object]| service_object(objects, "a").expect("a is read");
+    let b = |objects: &[Object]| service_object(objects, "b").expect("b is read");
+    assert!(Arc::ptr_eq(&a(&first), &a(&second)), "a.yaml is unchanged");
+    assert!(!Arc::ptr_eq(&b(&first), &b(&second)), "b.yaml changed");
+    // Rewriting the same text is no change either.
+    write(dir, "b.yaml", &service("b", 82));
+    assert!(Arc::ptr_eq(&b(&second), &b(&source.read())));
+}
+
+#[test]
+fn an_unreadable_file_is_parsed_again_once_readable() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path();
+    write(dir, "a.yaml", &service("a", 80));
+    let mut source = ManifestDir::open(dir).expect("open");
+    assert_eq!(services(&source.read()), ["a:80"]);
+    // Not valid UTF-8: the read fails and the last good objects stay.
+    fs::write(dir.join("a.yaml"), [0xff, 0xfe, 0x00]).expect("write bytes");
+    assert_eq!(services(&source.read()), ["a:80"]);
+    // Readable again, and empty: nothing is left.
+    write(dir, "a.yaml", "");
+    assert_eq!(services(&source.read()), Vec::<String>::new());
 }
