@@ -55,8 +55,9 @@ impl Report {
 /// Receives a [`Report`] after every rebuild; `None` until the first.
 pub type Reports = watch::Receiver<Option<Arc<Report>>>;
 
-/// Quiet time after the last change before rebuilding.
-pub const HOLD_OFF: Duration = Duration::from_millis(15);
+/// Quiet time after the last change before rebuilding: long enough to take the events of
+/// one file write or one `kubectl apply` request together, short next to a rebuild.
+pub const HOLD_OFF: Duration = Duration::from_millis(5);
 /// Longest wait after the first change of a burst, however long the burst lasts.
 pub const MAX_HOLD_OFF: Duration = Duration::from_millis(60);
 
@@ -150,14 +151,16 @@ impl<S: Source> Reconciler<S> {
         let read = started.elapsed();
         let (table, issues) = translate(&snapshot, &self.config);
         let translated = started.elapsed();
+        let (vhosts, routes) = counts(&table);
+        let outcome = self.handle.publish(table);
+        let published = started.elapsed();
+        // Reporting and logging come after the swap: they are not on the path of a change
+        // to traffic.
         let report = self
             .reports
             .as_ref()
             .map(|_| Report::new(&snapshot, &self.config, issues.clone()));
         self.log_new_issues(issues);
-        let (vhosts, routes) = counts(&table);
-        let outcome = self.handle.publish(table);
-        let published = started.elapsed();
         if let Some(metrics) = &self.metrics {
             metrics.observe_build(started.elapsed());
             metrics.record_publish(&outcome, &self.handle.load().table, SystemTime::now());

@@ -1,6 +1,7 @@
 //! `TableHandle`: the one arc-swap user. A publish compiles a [`RouteTable`] once into an
 //! immutable [`Active`]; requests `load()` it once and use that version to their end.
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwap;
@@ -9,7 +10,7 @@ use http::HeaderValue;
 use crate::balance::CursorRegistry;
 use crate::matcher::{Matcher, RegexCache, TableError, Target};
 use crate::rewrite::Rewrite;
-use crate::table::{Action, Backend, Fallback, Hsts, Route, RouteTable};
+use crate::table::{Action, Backend, Fallback, HostPattern, Hsts, Route, RouteTable, VirtualHost};
 use crate::telemetry::RouteTelemetry;
 use crate::tls::{CertCache, SniIndex};
 use crate::upstream::{PoolRegistry, Upstream};
@@ -52,7 +53,8 @@ pub struct Active {
     /// Certificates by SNI name, parsed at publish.
     pub tls: SniIndex,
     /// `routes[vhost][route]`, parallel to `table.virtual_hosts[vhost].routes[route]`.
-    routes: Vec<Vec<Entry>>,
+    /// A host whose routes did not change shares them with the previous version.
+    routes: Vec<Arc<[Entry]>>,
     /// Parallel to `table.virtual_hosts[vhost].default_backend`.
     host_defaults: Vec<Option<Entry>>,
     listener_default: Option<Entry>,
@@ -165,14 +167,35 @@ fn compile(
         Some((&previous.table, &previous.matcher)),
         &mut registries.regexes,
     );
+    let previous_hosts: HashMap<&HostPattern, &VirtualHost> = previous
+        .table
+        .virtual_hosts
+        .iter()
+        .map(|vhost| (&vhost.host, vhost))
+        .collect();
+    let previous_entries: HashMap<&HostPattern, &Arc<[Entry]>> = previous
+        .table
+        .virtual_hosts
+        .iter()
+        .zip(&previous.routes)
+        .map(|(vhost, entries)| (&vhost.host, entries))
+        .collect();
     let mut routes = Vec::with_capacity(table.virtual_hosts.len());
     let mut host_defaults = Vec::with_capacity(table.virtual_hosts.len());
     for vhost in &table.virtual_hosts {
-        let compiled = vhost
-            .routes
-            .iter()
-            .map(|route| compile_route(route, registries, &mut errors))
-            .collect();
+        let reused = previous_hosts
+            .get(&vhost.host)
+            .filter(|old| old.routes == vhost.routes)
+            .and_then(|_| previous_entries.get(&vhost.host))
+            .filter(|_| keep_alive(vhost, registries));
+        let compiled = match reused {
+            Some(entries) => Arc::clone(entries),
+            None => vhost
+                .routes
+                .iter()
+                .map(|route| compile_route(route, registries, &mut errors))
+                .collect(),
+        };
         routes.push(compiled);
         host_defaults.push(
             vhost
@@ -196,6 +219,31 @@ fn compile(
         listener_default,
     };
     (active, errors)
+}
+
+/// Whether the compiled routes of `vhost` from the previous version can serve again: true
+/// when none needs a compiled rewrite and every cursor and endpoint pool they use is still
+/// resolvable, in which case each is marked as used by this version (so that the commit
+/// keeps it). Routes with a rewrite are compiled again, which keeps their regexes cached.
+fn keep_alive(vhost: &VirtualHost, registries: &mut Registries) -> bool {
+    if vhost
+        .routes
+        .iter()
+        .any(|route| route.policy.rewrite_target.is_some())
+    {
+        return false;
+    }
+    for route in &vhost.routes {
+        if let Action::Forward(backend) = &route.action {
+            registries.cursors.resolve(&backend.name);
+            for addr in &backend.endpoints {
+                if registries.pools.resolve(*addr, &backend.protocol).is_err() {
+                    return false;
+                }
+            }
+        }
+    }
+    true
 }
 
 fn compile_route(
@@ -380,6 +428,45 @@ mod tests {
         let new_two = &upstream(&new).endpoints()[0];
         assert!(Arc::ptr_eq(old_two, new_two));
         assert_eq!(old.generation, 1, "a loaded version never changes");
+    }
+
+    #[test]
+    fn unchanged_hosts_keep_their_compiled_routes_and_pools() {
+        let handle = TableHandle::new();
+        let first = table(&[1, 2]);
+        handle.publish(first.clone());
+        let before = handle.load();
+        let mut second = first.clone();
+        let mut other = first.virtual_hosts[0].clone();
+        other.host = HostPattern::Exact("b.example".into());
+        second.virtual_hosts.push(other);
+        handle.publish(second.clone());
+        let after = handle.load();
+        assert!(
+            Arc::ptr_eq(&before.routes[0], &after.routes[0]),
+            "a.example is unchanged"
+        );
+        // The reused entries still hold the pools the registry hands out.
+        let pool = &upstream(&after).endpoints()[0];
+        let b = match after.entry(Target::Route { vhost: 1, route: 0 }) {
+            Some(Entry {
+                dispatch: Dispatch::Forward(upstream),
+                ..
+            }) => upstream,
+            other => panic!("unexpected entry {other:?}"),
+        };
+        assert!(Arc::ptr_eq(pool, &b.endpoints()[0]));
+        // Two more versions, then a change of a.example's endpoints: the pool of port 2
+        // has been kept alive all along.
+        let mut third = second.clone();
+        third.virtual_hosts.pop();
+        handle.publish(third);
+        handle.publish(second);
+        handle.publish(table(&[2, 3]));
+        let changed = handle.load();
+        assert!(!Arc::ptr_eq(&after.routes[0], &changed.routes[0]));
+        let old_two = &upstream(&before).endpoints()[1];
+        assert!(Arc::ptr_eq(old_two, &upstream(&changed).endpoints()[0]));
     }
 
     #[test]
