@@ -40,7 +40,7 @@ for line in "${results[@]}"; do
   python3 -c '
 import json, sys
 r = json.loads(sys.argv[1])
-print(f"| {r[\"mode\"]} | {r[\"existing_ingresses\"]} | {r[\"changes\"]} | {r[\"p50_ms\"]:.1f} | {r[\"p99_ms\"]:.1f} | {r[\"max_ms\"]:.1f} |")
+print("| {mode} | {existing_ingresses} | {changes} | {p50_ms:.1f} | {p99_ms:.1f} | {max_ms:.1f} |".format(**r))
 ' "$line"
 done
 rm -f "$log"

@@ -15,7 +15,10 @@ pub mod refs;
 pub mod shared;
 pub mod watch;
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex, PoisonError},
+};
 
 use k8s_openapi::{
     api::{
@@ -147,6 +150,43 @@ pub struct Trigger {
     changes: Changes,
     /// `None` after an Ingress or IngressClass event: recomputed on the next lookup.
     referenced: Mutex<Option<Referenced>>,
+    /// What translate reads of each Ingress, as last seen: an event that changes none of
+    /// it (a status update, ours included) is no change.
+    ingresses: Mutex<HashMap<(String, String), IngressVersion>>,
+}
+
+/// The parts of an Ingress translate depends on, as a fingerprint: its uid, its
+/// `metadata.generation` (which the API server bumps on every spec change) and its
+/// annotations. An object that did not decode has none.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct IngressVersion(Option<(u64, i64, u64)>);
+
+impl IngressVersion {
+    fn of(object: &Guarded<Ingress>) -> Self {
+        use std::hash::{DefaultHasher, Hash, Hasher};
+        let fingerprint = object.0.as_ref().ok().and_then(|ingress| {
+            let meta = &ingress.metadata;
+            let hash = |value: &dyn Fn(&mut DefaultHasher)| {
+                let mut hasher = DefaultHasher::new();
+                value(&mut hasher);
+                hasher.finish()
+            };
+            Some((
+                hash(&|h| meta.uid.hash(h)),
+                meta.generation?,
+                hash(&|h| meta.annotations.hash(h)),
+            ))
+        });
+        Self(fingerprint)
+    }
+}
+
+/// `(namespace, name)` of an object.
+fn key_of(meta: &ObjectMeta) -> (String, String) {
+    (
+        meta.namespace.clone().unwrap_or_default(),
+        meta.name.clone().unwrap_or_default(),
+    )
 }
 
 impl Trigger {
@@ -156,7 +196,37 @@ impl Trigger {
             config,
             changes,
             referenced: Mutex::new(None),
+            ingresses: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// An Ingress event: a change unless only what translate ignores changed (status,
+    /// labels, resourceVersion); [`Self::owner`] otherwise.
+    pub fn ingress(&self, event: &watcher::Event<Guarded<Ingress>>) {
+        let mut seen = self
+            .ingresses
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        match event {
+            watcher::Event::Init => seen.clear(),
+            watcher::Event::InitApply(object) => {
+                seen.insert(key_of(object.meta()), IngressVersion::of(object));
+            }
+            watcher::Event::Apply(object) => {
+                let version = IngressVersion::of(object);
+                let before = seen.insert(key_of(object.meta()), version);
+                // Unknown versions (no generation, not decoded) always count.
+                if version.0.is_some() && before == Some(version) {
+                    return;
+                }
+            }
+            watcher::Event::Delete(object) => {
+                seen.remove(&key_of(object.meta()));
+            }
+            watcher::Event::InitDone => {}
+        }
+        drop(seen);
+        self.owner(event);
     }
 
     /// An Ingress or IngressClass event: always a change, and the references may move.
@@ -277,7 +347,7 @@ impl KubeSource {
                 let counter = count("Ingress");
                 move |e| {
                     counter.count(e);
-                    t.owner(e);
+                    t.ingress(e);
                 }
             },
         )));

@@ -178,3 +178,53 @@ spec:
     assert!(notified(&changes));
     assert!(trigger.dependent(Dependent::Service, &other));
 }
+
+#[test]
+fn ingress_events_that_change_nothing_translate_reads_are_no_change() {
+    use k8s_openapi::api::networking::v1::{
+        IngressLoadBalancerIngress, IngressLoadBalancerStatus, IngressStatus,
+    };
+    let (trigger, changes, _w) = trigger();
+    let mut ingress = (*fixture().ingresses[0]).clone();
+    ingress.metadata.uid = Some("u-1".to_owned());
+    ingress.metadata.generation = Some(1);
+    ingress.metadata.resource_version = Some("10".to_owned());
+    let apply = |object: &Ingress| {
+        trigger.ingress(&watcher::Event::Apply(ok(object.clone())));
+        notified(&changes)
+    };
+    assert!(apply(&ingress), "a new Ingress is a change");
+    assert!(!apply(&ingress), "the same version again is not");
+
+    // A status write (ours, say) bumps resourceVersion only.
+    ingress.metadata.resource_version = Some("11".to_owned());
+    ingress.status = Some(IngressStatus {
+        load_balancer: Some(IngressLoadBalancerStatus {
+            ingress: Some(vec![IngressLoadBalancerIngress {
+                ip: Some("203.0.113.10".to_owned()),
+                ..Default::default()
+            }]),
+        }),
+    });
+    assert!(!apply(&ingress), "a status update is not a change");
+
+    ingress.metadata.generation = Some(2);
+    assert!(apply(&ingress), "a spec change (new generation) is");
+    ingress
+        .metadata
+        .annotations
+        .get_or_insert_with(Default::default)
+        .insert(
+            "nginx.ingress.kubernetes.io/ssl-redirect".to_owned(),
+            "true".to_owned(),
+        );
+    assert!(apply(&ingress), "an annotation change is");
+    ingress.metadata.uid = Some("u-2".to_owned());
+    assert!(apply(&ingress), "a re-created object is");
+    ingress.metadata.generation = None;
+    assert!(apply(&ingress), "without a generation, every event counts");
+    assert!(apply(&ingress));
+
+    trigger.ingress(&watcher::Event::Delete(ok(ingress.clone())));
+    assert!(notified(&changes), "a deletion is a change");
+}
