@@ -23,6 +23,10 @@ use controller::translate::TranslateConfig;
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use proxy::{PublishOutcome, TableHandle};
 
+/// The allocator of the `wicket` binary, so that the figures are the binary's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn ingress(out: &mut String, name: &str, host: &str) {
     let _ = write!(
         out,

@@ -41,7 +41,8 @@ impl CursorRegistry {
 
     /// Ends a publish: cursors not resolved since the last commit are dropped.
     pub fn commit(&mut self) {
-        self.current = std::mem::take(&mut self.next);
+        let size = self.next.len();
+        self.current = std::mem::replace(&mut self.next, HashMap::with_capacity(size));
     }
 
     /// How many backends currently have a cursor.

@@ -167,26 +167,23 @@ fn compile(
         Some((&previous.table, &previous.matcher)),
         &mut registries.regexes,
     );
-    let previous_hosts: HashMap<&HostPattern, &VirtualHost> = previous
-        .table
-        .virtual_hosts
-        .iter()
-        .map(|vhost| (&vhost.host, vhost))
-        .collect();
-    let previous_entries: HashMap<&HostPattern, &Arc<[Entry]>> = previous
+    // The first virtual host of each pattern, as the matcher serves only that one (reversed,
+    // so that the first one is inserted last and wins).
+    let mut previous_entries: HashMap<&HostPattern, &Arc<[Entry]>> = previous
         .table
         .virtual_hosts
         .iter()
         .zip(&previous.routes)
+        .rev()
         .map(|(vhost, entries)| (&vhost.host, entries))
         .collect();
     let mut routes = Vec::with_capacity(table.virtual_hosts.len());
     let mut host_defaults = Vec::with_capacity(table.virtual_hosts.len());
     for vhost in &table.virtual_hosts {
-        let reused = previous_hosts
-            .get(&vhost.host)
-            .filter(|old| old.routes == vhost.routes)
-            .and_then(|_| previous_entries.get(&vhost.host))
+        // The matcher shares a host's compiled paths only when its routes are unchanged.
+        let reused = previous_entries
+            .remove(&vhost.host)
+            .filter(|_| matcher.shares_routes_with(&previous.matcher, &vhost.host))
             .filter(|_| keep_alive(vhost, registries));
         let compiled = match reused {
             Some(entries) => Arc::clone(entries),

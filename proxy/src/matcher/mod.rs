@@ -175,6 +175,20 @@ impl Matcher {
         (matcher, errors)
     }
 
+    /// Whether `host` has the very same compiled routes here as in `previous`: true when
+    /// this matcher reused them, which it does only for a host whose routes and regex mode
+    /// did not change.
+    pub fn shares_routes_with(&self, previous: &Matcher, host: &crate::table::HostPattern) -> bool {
+        let paths = |matcher: &Matcher| {
+            let index = matcher.hosts.get(host)?;
+            matcher.compiled.get(index).map(|c| c.paths.clone())
+        };
+        match (paths(self), paths(previous)) {
+            (Some(now), Some(before)) => Arc::ptr_eq(&now, &before),
+            _ => false,
+        }
+    }
+
     /// The compiled routes of `host` in this matcher, when `table` (the one it was compiled
     /// from) gives that host pattern the same routes and regex mode.
     fn reusable(&self, table: &RouteTable, host: &VirtualHost) -> Option<Arc<CompiledPaths>> {

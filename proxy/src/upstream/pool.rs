@@ -178,7 +178,8 @@ impl PoolRegistry {
     /// Ends a publish: pools not resolved since the last commit are forgotten (their idle
     /// connections close once no in-flight request holds them).
     pub fn commit(&mut self) {
-        self.current = std::mem::take(&mut self.next);
+        let size = self.next.len();
+        self.current = std::mem::replace(&mut self.next, HashMap::with_capacity(size));
     }
 
     /// Closes idle connections older than `timeout` in every pool.
