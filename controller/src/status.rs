@@ -12,7 +12,7 @@
 
 use std::{
     borrow::Borrow,
-    collections::{BTreeSet, HashMap},
+    collections::{BTreeSet, HashMap, HashSet},
     future::Future,
     sync::Arc,
 };
@@ -305,10 +305,13 @@ impl StatusState {
         let writes = plan(desired, &view, owned, &self.was_owned);
         let versions: HashMap<&IngressKey, &Option<String>> =
             current.iter().map(|(k, _, v)| (k, v)).collect();
-        let still_ours = |k: &IngressKey| {
-            view.iter()
-                .any(|(key, a)| key == k && !desired.is_empty() && a.as_slice() == desired)
-        };
+        // Ingresses that show our addresses: a set, so that this stays linear in their number.
+        let showing_ours: HashSet<&IngressKey> = view
+            .iter()
+            .filter(|(_, a)| !desired.is_empty() && a.as_slice() == desired)
+            .map(|(key, _)| key)
+            .collect();
+        let still_ours = |k: &IngressKey| showing_ours.contains(k);
         self.was_owned = owned
             .iter()
             .cloned()
