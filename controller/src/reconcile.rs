@@ -13,6 +13,7 @@ use std::{
     time::{Duration, SystemTime},
 };
 
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use proxy::{PublishOutcome, RouteTable, TableHandle};
 use tokio::{sync::watch, time::Instant};
 
@@ -27,6 +28,14 @@ use crate::{
 
 /// `(namespace, name)` of an Ingress.
 pub type IngressKey = (String, String);
+
+/// The [`IngressKey`] of an object's metadata (namespace `default` when unset).
+pub fn ingress_key(meta: &ObjectMeta) -> IngressKey {
+    (
+        namespace_of(meta).to_owned(),
+        meta.name.clone().unwrap_or_default(),
+    )
+}
 
 /// What one rebuild found, for the status writer and the Event recorder.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -43,10 +52,7 @@ impl Report {
             .ingresses
             .iter()
             .filter(|i| class::is_owned(i, &snapshot.classes, config))
-            .map(|i| {
-                let namespace = namespace_of(&i.metadata).to_owned();
-                (namespace, i.metadata.name.clone().unwrap_or_default())
-            })
+            .map(|i| ingress_key(&i.metadata))
             .collect();
         Self { owned, issues }
     }

@@ -28,9 +28,8 @@ use tokio::sync::watch;
 
 use crate::{
     args::{NamespacedName, StatusAddress},
-    reconcile::{IngressKey, Report, Reports},
+    reconcile::{IngressKey, Report, Reports, ingress_key},
     source::kube::{decoded, watch::Guarded},
-    translate::namespace_of,
 };
 
 /// One entry of `status.loadBalancer.ingress`. Ordered IPs first, then host names.
@@ -291,10 +290,7 @@ impl StatusState {
             .iter()
             .map(Borrow::borrow)
             .map(|i: &Ingress| {
-                let key = (
-                    namespace_of(&i.metadata).to_owned(),
-                    i.metadata.name.clone().unwrap_or_default(),
-                );
+                let key = ingress_key(&i.metadata);
                 (key, current(i), i.metadata.resource_version.clone())
             })
             .collect();

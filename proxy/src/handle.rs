@@ -1,7 +1,6 @@
 //! `TableHandle`: the one arc-swap user. A publish compiles a [`RouteTable`] once into an
 //! immutable [`Active`]; requests `load()` it once and use that version to their end.
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwap;
@@ -10,7 +9,7 @@ use http::HeaderValue;
 use crate::balance::CursorRegistry;
 use crate::matcher::{Matcher, RegexCache, TableError, Target};
 use crate::rewrite::Rewrite;
-use crate::table::{Action, Backend, Fallback, HostPattern, Hsts, Route, RouteTable, VirtualHost};
+use crate::table::{Action, Backend, Fallback, Hsts, Route, RouteTable, VirtualHost};
 use crate::telemetry::RouteTelemetry;
 use crate::tls::{CertCache, SniIndex};
 use crate::upstream::{PoolRegistry, Upstream};
@@ -167,24 +166,18 @@ fn compile(
         Some((&previous.table, &previous.matcher)),
         &mut registries.regexes,
     );
-    // The first virtual host of each pattern, as the matcher serves only that one (reversed,
-    // so that the first one is inserted last and wins).
-    let mut previous_entries: HashMap<&HostPattern, &Arc<[Entry]>> = previous
-        .table
-        .virtual_hosts
-        .iter()
-        .zip(&previous.routes)
-        .rev()
-        .map(|(vhost, entries)| (&vhost.host, entries))
-        .collect();
+    // The previous version's compiled entries of each host whose routes are unchanged: the
+    // hosts whose compiled paths the matcher took over.
+    let mut reusable: Vec<Option<&Arc<[Entry]>>> = vec![None; table.virtual_hosts.len()];
+    for (vhost, old) in matcher.reused() {
+        if let Some(slot) = reusable.get_mut(vhost) {
+            *slot = previous.routes.get(old);
+        }
+    }
     let mut routes = Vec::with_capacity(table.virtual_hosts.len());
     let mut host_defaults = Vec::with_capacity(table.virtual_hosts.len());
-    for vhost in &table.virtual_hosts {
-        // The matcher shares a host's compiled paths only when its routes are unchanged.
-        let reused = previous_entries
-            .remove(&vhost.host)
-            .filter(|_| matcher.shares_routes_with(&previous.matcher, &vhost.host))
-            .filter(|_| keep_alive(vhost, registries));
+    for (vhost, reusable) in table.virtual_hosts.iter().zip(reusable) {
+        let reused = reusable.filter(|_| keep_alive(vhost, registries));
         let compiled = match reused {
             Some(entries) => Arc::clone(entries),
             None => vhost

@@ -126,6 +126,7 @@ impl<'a> TableBuilder<'a> {
         }
 
         let mut hosts = BTreeSet::new();
+        let shared_source = Rc::new(source.clone());
         for (i, rule) in rules.iter().enumerate() {
             let host = match validate::host_pattern(rule.host.as_deref()) {
                 Ok(host) => host,
@@ -148,7 +149,6 @@ impl<'a> TableBuilder<'a> {
                 continue;
             };
             hosts.insert(host.clone());
-            let shared_source = Rc::new(source.clone());
             let policy = Policy {
                 app_root: annotations.app_root.clone(),
                 ..self.https_policy(&annotations, hsts.as_ref(), &host)
@@ -182,31 +182,28 @@ impl<'a> TableBuilder<'a> {
                     continue;
                 }
                 let routes = self.hosts.entry(host.clone()).or_default();
-                let slot = match routes.taken.entry((kind, text.clone())) {
-                    btree_map::Entry::Vacant(slot) => Ok(slot),
-                    btree_map::Entry::Occupied(owner) => Err(owner.get().clone()),
-                };
-                let slot = match slot {
-                    Ok(slot) => slot,
-                    Err(owner) => {
-                        let by = if *owner == source {
+                match routes.taken.entry((kind, text.clone())) {
+                    btree_map::Entry::Vacant(slot) => {
+                        slot.insert(shared_source.clone());
+                    }
+                    btree_map::Entry::Occupied(owner) => {
+                        let by = if **owner.get() == source {
                             "earlier in this Ingress".to_owned()
                         } else {
-                            format!("by ingress {}", owner.key())
+                            format!("by ingress {}", owner.get().key())
                         };
                         issues.push(Issue::new(
-                        Reason::PathConflict,
-                        object.clone(),
-                        Some(format!("{}.path", field())),
-                        format!(
-                            "path {text:?} ({kind:?}) on host {} is already defined {by}; the oldest definition wins and this one is ignored",
-                            validate::host_label(&host)
-                        ),
-                    ));
+                            Reason::PathConflict,
+                            object.clone(),
+                            Some(format!("{}.path", field())),
+                            format!(
+                                "path {text:?} ({kind:?}) on host {} is already defined {by}; the oldest definition wins and this one is ignored",
+                                validate::host_label(&host)
+                            ),
+                        ));
                         continue;
                     }
-                };
-                slot.insert(shared_source.clone());
+                }
                 let action = with_protocol(self.backends.resolve(
                     &source.namespace,
                     &path.backend,

@@ -101,6 +101,8 @@ struct CompiledHost {
     vhost: usize,
     /// Shared with earlier versions whose virtual host had the same routes.
     paths: Arc<CompiledPaths>,
+    /// The index into the previous table's `virtual_hosts` whose compiled paths these are.
+    reused_from: Option<usize>,
     has_default: bool,
 }
 
@@ -156,46 +158,47 @@ impl Matcher {
                 continue;
             }
             let reused = previous.and_then(|(table, matcher)| matcher.reusable(table, host));
-            let paths = match reused {
-                Some(paths) => {
+            let (paths, reused_from) = match reused {
+                Some((paths, from)) => {
                     if let Paths::Regex(routes) = &paths.paths {
                         routes.keep_cached(cache);
                     }
-                    paths
+                    (paths, Some(from))
                 }
-                None => Arc::new(CompiledPaths::compile(host, cache)),
+                None => (Arc::new(CompiledPaths::compile(host, cache)), None),
             };
             errors.extend(paths.errors.iter().cloned());
             matcher.compiled.push(CompiledHost {
                 vhost,
                 paths,
+                reused_from,
                 has_default: host.default_backend.is_some(),
             });
         }
         (matcher, errors)
     }
 
-    /// Whether `host` has the very same compiled routes here as in `previous`: true when
-    /// this matcher reused them, which it does only for a host whose routes and regex mode
-    /// did not change.
-    pub fn shares_routes_with(&self, previous: &Matcher, host: &crate::table::HostPattern) -> bool {
-        let paths = |matcher: &Matcher| {
-            let index = matcher.hosts.get(host)?;
-            matcher.compiled.get(index).map(|c| c.paths.clone())
-        };
-        match (paths(self), paths(previous)) {
-            (Some(now), Some(before)) => Arc::ptr_eq(&now, &before),
-            _ => false,
-        }
+    /// `(virtual host, previous virtual host)` for every host whose compiled routes were
+    /// taken over from the previous version, which happens only when its routes and regex
+    /// mode did not change.
+    pub fn reused(&self) -> impl Iterator<Item = (usize, usize)> + '_ {
+        self.compiled
+            .iter()
+            .filter_map(|c| Some((c.vhost, c.reused_from?)))
     }
 
-    /// The compiled routes of `host` in this matcher, when `table` (the one it was compiled
-    /// from) gives that host pattern the same routes and regex mode.
-    fn reusable(&self, table: &RouteTable, host: &VirtualHost) -> Option<Arc<CompiledPaths>> {
+    /// The compiled routes of `host` in this matcher and the index of its virtual host in
+    /// `table` (the one it was compiled from), when that gives the host pattern the same
+    /// routes and regex mode.
+    fn reusable(
+        &self,
+        table: &RouteTable,
+        host: &VirtualHost,
+    ) -> Option<(Arc<CompiledPaths>, usize)> {
         let compiled = self.compiled.get(self.hosts.get(&host.host)?)?;
         let old = table.virtual_hosts.get(compiled.vhost)?;
         (old.regex_mode == host.regex_mode && old.routes == host.routes)
-            .then(|| compiled.paths.clone())
+            .then(|| (compiled.paths.clone(), compiled.vhost))
     }
 
     /// Finds the target for a request. `host` is already normalised by

@@ -44,7 +44,7 @@ use self::{
 };
 use super::{Changes, Source};
 use crate::{
-    error::ControllerError, metrics::ControllerMetrics, snapshot::Snapshot,
+    error::ControllerError, metrics::ControllerMetrics, reconcile::ingress_key, snapshot::Snapshot,
     translate::TranslateConfig,
 };
 
@@ -155,38 +155,24 @@ pub struct Trigger {
     ingresses: Mutex<HashMap<(String, String), IngressVersion>>,
 }
 
-/// The parts of an Ingress translate depends on, as a fingerprint: its uid, its
-/// `metadata.generation` (which the API server bumps on every spec change) and its
-/// annotations. An object that did not decode has none.
+/// The parts of an Ingress translate depends on, as a fingerprint: its
+/// `metadata.generation` (which the API server bumps on every spec change) and a hash of its
+/// uid and annotations. An object that did not decode, or has no generation, has none.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct IngressVersion(Option<(u64, i64, u64)>);
+struct IngressVersion(Option<(i64, u64)>);
 
 impl IngressVersion {
     fn of(object: &Guarded<Ingress>) -> Self {
         use std::hash::{DefaultHasher, Hash, Hasher};
         let fingerprint = object.0.as_ref().ok().and_then(|ingress| {
             let meta = &ingress.metadata;
-            let hash = |value: &dyn Fn(&mut DefaultHasher)| {
-                let mut hasher = DefaultHasher::new();
-                value(&mut hasher);
-                hasher.finish()
-            };
-            Some((
-                hash(&|h| meta.uid.hash(h)),
-                meta.generation?,
-                hash(&|h| meta.annotations.hash(h)),
-            ))
+            let mut hasher = DefaultHasher::new();
+            meta.uid.hash(&mut hasher);
+            meta.annotations.hash(&mut hasher);
+            Some((meta.generation?, hasher.finish()))
         });
         Self(fingerprint)
     }
-}
-
-/// `(namespace, name)` of an object.
-fn key_of(meta: &ObjectMeta) -> (String, String) {
-    (
-        meta.namespace.clone().unwrap_or_default(),
-        meta.name.clone().unwrap_or_default(),
-    )
 }
 
 impl Trigger {
@@ -210,18 +196,18 @@ impl Trigger {
         match event {
             watcher::Event::Init => seen.clear(),
             watcher::Event::InitApply(object) => {
-                seen.insert(key_of(object.meta()), IngressVersion::of(object));
+                seen.insert(ingress_key(object.meta()), IngressVersion::of(object));
             }
             watcher::Event::Apply(object) => {
                 let version = IngressVersion::of(object);
-                let before = seen.insert(key_of(object.meta()), version);
+                let before = seen.insert(ingress_key(object.meta()), version);
                 // Unknown versions (no generation, not decoded) always count.
                 if version.0.is_some() && before == Some(version) {
                     return;
                 }
             }
             watcher::Event::Delete(object) => {
-                seen.remove(&key_of(object.meta()));
+                seen.remove(&ingress_key(object.meta()));
             }
             watcher::Event::InitDone => {}
         }

@@ -53,6 +53,11 @@ fn unchanged_hosts_are_shared_and_changed_ones_recompiled() {
         &paths_of(&new, &plain)
     ));
     assert_eq!(
+        new.reused().collect::<Vec<_>>(),
+        [(0, 0)],
+        "only the regex host (vhost 0 in both versions) was taken over"
+    );
+    assert_eq!(
         new.find("regex", "/V2/x"),
         Some(Target::Route { vhost: 0, route: 1 })
     );
