@@ -12,6 +12,10 @@
 //! endpoints on port 8080. One IngressClass `wicket`.
 //! ```
 //!
+//! `translate/N` translates from scratch; `translate, one Ingress changed/N` is the
+//! incremental `Translator` of the reconcile loop, given the same snapshot with one
+//! Ingress replaced by a changed copy each time.
+//!
 //! `cargo bench -p controller --bench translate`
 
 use std::collections::BTreeMap;
@@ -20,7 +24,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use controller::snapshot::Snapshot;
-use controller::translate::{TranslateConfig, translate};
+use controller::translate::{TranslateConfig, Translator, translate};
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
@@ -222,5 +226,45 @@ fn bench_translate(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_translate);
+fn bench_incremental(c: &mut Criterion) {
+    let config = TranslateConfig::default();
+    let mut group = c.benchmark_group("translate, one Ingress changed");
+    group.sample_size(20);
+    group.measurement_time(Duration::from_secs(8));
+    for n in [1_000, 10_000] {
+        let mut snapshot = snapshot(n);
+        let mut translator = Translator::new(config.clone());
+        let (first, _) = translator.translate(&snapshot);
+        let mut k = 0u64;
+        let mut change = |snapshot: &mut Snapshot| {
+            k += 1;
+            let ingress = Arc::make_mut(&mut snapshot.ingresses[1]);
+            ingress.metadata.resource_version = Some(k.to_string());
+        };
+        change(&mut snapshot);
+        let (second, issues) = translator.translate(&snapshot);
+        assert!(issues.is_empty(), "{issues:?}");
+        assert_eq!(second, first, "the change does not change the table");
+        let shared = first
+            .virtual_hosts
+            .iter()
+            .zip(&second.virtual_hosts)
+            .filter(|(a, b)| Arc::ptr_eq(a, b))
+            .count();
+        assert_eq!(
+            shared + 1,
+            first.virtual_hosts.len(),
+            "one host is built again"
+        );
+        group.bench_function(BenchmarkId::from_parameter(n), |b| {
+            b.iter(|| {
+                change(&mut snapshot);
+                translator.translate(black_box(&snapshot))
+            });
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench_translate, bench_incremental);
 criterion_main!(benches);

@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! Changes ──► Debounce (hold-off after the last change, capped after the first) ──► rebuild:
-//!   Source::snapshot() ──► translate() ──► TableHandle::publish() ──► log issues once, errors, generation
+//!   Source::snapshot() ──► Translator (incremental) ──► TableHandle::publish() ──► log issues once, errors, generation
 //!                                      └──► Report (owned Ingresses, Issues) ──► status, Events
 //! ```
 
@@ -23,7 +23,7 @@ use crate::{
     metrics::ControllerMetrics,
     snapshot::Snapshot,
     source::{Changes, Source},
-    translate::{TranslateConfig, class, namespace_of, translate},
+    translate::{TranslateConfig, Translator, class, namespace_of},
 };
 
 /// `(namespace, name)` of an Ingress.
@@ -118,7 +118,7 @@ impl Default for Debounce {
 pub struct Reconciler<S> {
     source: S,
     handle: Arc<TableHandle>,
-    config: TranslateConfig,
+    translator: Translator,
     /// Issues already logged; an Issue that disappears and comes back is logged again.
     logged: BTreeSet<Issue>,
     reports: Option<watch::Sender<Option<Arc<Report>>>>,
@@ -130,7 +130,7 @@ impl<S: Source> Reconciler<S> {
         Self {
             source,
             handle,
-            config,
+            translator: Translator::new(config),
             logged: BTreeSet::new(),
             reports: None,
             metrics: None,
@@ -155,7 +155,7 @@ impl<S: Source> Reconciler<S> {
         let started = std::time::Instant::now();
         let snapshot = self.source.snapshot();
         let read = started.elapsed();
-        let (table, issues) = translate(&snapshot, &self.config);
+        let (table, issues) = self.translator.translate(&snapshot);
         let translated = started.elapsed();
         let (vhosts, routes) = counts(&table);
         let outcome = self.handle.publish(table);
@@ -165,7 +165,7 @@ impl<S: Source> Reconciler<S> {
         let report = self
             .reports
             .as_ref()
-            .map(|_| Report::new(&snapshot, &self.config, issues.clone()));
+            .map(|_| Report::new(&snapshot, self.translator.config(), issues.clone()));
         self.log_new_issues(issues);
         if let Some(metrics) = &self.metrics {
             metrics.observe_build(started.elapsed());

@@ -8,25 +8,6 @@ use controller::{
     translate::{TranslateConfig, translate},
 };
 
-/// A small deterministic generator (xorshift64*), so failures reproduce.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn shuffle<T>(&mut self, items: &mut [T]) {
-        for i in (1..items.len()).rev() {
-            let j = usize::try_from(self.next() % (i as u64 + 1)).expect("fits");
-            items.swap(i, j);
-        }
-    }
-}
-
 fn permute(snapshot: &Snapshot, how: &mut dyn FnMut(&mut dyn Permutable)) -> Snapshot {
     let mut s = snapshot.clone();
     how(&mut s.ingresses);
@@ -40,14 +21,14 @@ fn permute(snapshot: &Snapshot, how: &mut dyn FnMut(&mut dyn Permutable)) -> Sna
 /// A vector whose order can be changed, whatever its element type.
 trait Permutable {
     fn reverse(&mut self);
-    fn shuffle(&mut self, rng: &mut Rng);
+    fn shuffle(&mut self, rng: &mut common::Rng);
 }
 
 impl<T> Permutable for Vec<T> {
     fn reverse(&mut self) {
         self.as_mut_slice().reverse();
     }
-    fn shuffle(&mut self, rng: &mut Rng) {
+    fn shuffle(&mut self, rng: &mut common::Rng) {
         rng.shuffle(self);
     }
 }
@@ -55,7 +36,7 @@ impl<T> Permutable for Vec<T> {
 /// Also shuffles the lists inside slices whose order carries no meaning for routing
 /// (endpoints, ports). Issue fields name positions inside the object, so only the table
 /// is compared after this.
-fn shuffle_slice_internals(snapshot: &mut Snapshot, rng: &mut Rng) {
+fn shuffle_slice_internals(snapshot: &mut Snapshot, rng: &mut common::Rng) {
     for slice in &mut snapshot.slices {
         let slice = std::sync::Arc::make_mut(slice);
         rng.shuffle(&mut slice.endpoints);
@@ -63,23 +44,6 @@ fn shuffle_slice_internals(snapshot: &mut Snapshot, rng: &mut Rng) {
             rng.shuffle(ports);
         }
     }
-}
-
-type Output = (proxy::RouteTable, Vec<controller::issue::Issue>);
-
-/// Compares readable renderings first (for a useful failure message), then the values.
-fn assert_same(got: &Output, expected: &Output, what: &str) {
-    assert_eq!(
-        common::render(&got.0),
-        common::render(&expected.0),
-        "{what}: table"
-    );
-    assert_eq!(
-        common::full(&got.1),
-        common::full(&expected.1),
-        "{what}: issues"
-    );
-    assert_eq!(got, expected, "{what}");
 }
 
 #[test]
@@ -94,16 +58,16 @@ fn every_fixture_is_order_independent() {
         );
 
         let reversed = permute(&snapshot, &mut |v| v.reverse());
-        assert_same(
+        common::assert_same(
             &translate(&reversed, &config),
             &expected,
             &format!("{name}: reversed"),
         );
 
-        let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+        let mut rng = common::Rng(0x9E37_79B9_7F4A_7C15);
         for round in 0..20 {
             let mut shuffled = permute(&snapshot, &mut |v| v.shuffle(&mut rng));
-            assert_same(
+            common::assert_same(
                 &translate(&shuffled, &config),
                 &expected,
                 &format!("{name}: round {round}"),
@@ -125,29 +89,14 @@ fn every_fixture_is_order_independent() {
 
 #[test]
 fn all_fixtures_together_are_order_independent() {
-    // Fixtures reuse names in the default namespace; keep only the first object per key so
-    // the union is a valid set.
-    let mut union = Snapshot::default();
-    let mut seen = std::collections::BTreeSet::new();
-    for name in common::fixture_names() {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/fixtures")
-            .join(format!("{name}.yaml"));
-        let text = std::fs::read_to_string(&path).expect("fixture readable");
-        for object in controller::manifest::parse_documents(&text) {
-            let object = object.expect("fixture parses");
-            if object.key().is_some_and(|key| seen.insert(key)) {
-                union.insert(object);
-            }
-        }
-    }
+    let union = common::union_of_fixtures();
     let config = TranslateConfig::default();
     let expected = translate(&union, &config);
     assert!(expected.0.virtual_hosts.len() > 10);
-    let mut rng = Rng(42);
+    let mut rng = common::Rng(42);
     for round in 0..20 {
         let shuffled = permute(&union, &mut |v| v.shuffle(&mut rng));
-        assert_same(
+        common::assert_same(
             &translate(&shuffled, &config),
             &expected,
             &format!("round {round}"),

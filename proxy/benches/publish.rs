@@ -36,7 +36,10 @@ fn compile(c: &mut Criterion) {
 /// `table` with one more route on its first virtual host.
 fn changed(table: &RouteTable) -> RouteTable {
     let mut other = table.clone();
-    if let Some(vhost) = other.virtual_hosts.first_mut()
+    if let Some(vhost) = other
+        .virtual_hosts
+        .first_mut()
+        .map(std::sync::Arc::make_mut)
         && let Some(route) = vhost.routes.first().cloned()
     {
         let mut extra = route;

@@ -359,7 +359,7 @@ mod tests {
             protocol: Default::default(),
         };
         RouteTable {
-            virtual_hosts: vec![VirtualHost {
+            virtual_hosts: vec![Arc::new(VirtualHost {
                 host: HostPattern::Exact("a.example".into()),
                 regex_mode: false,
                 routes: vec![Route {
@@ -373,7 +373,7 @@ mod tests {
                     index: RuleIndex::default(),
                 }],
                 default_backend: None,
-            }],
+            })],
             ..RouteTable::default()
         }
     }
@@ -427,9 +427,9 @@ mod tests {
         handle.publish(first.clone());
         let before = handle.load();
         let mut second = first.clone();
-        let mut other = first.virtual_hosts[0].clone();
+        let mut other = VirtualHost::clone(&first.virtual_hosts[0]);
         other.host = HostPattern::Exact("b.example".into());
-        second.virtual_hosts.push(other);
+        second.virtual_hosts.push(Arc::new(other));
         handle.publish(second.clone());
         let after = handle.load();
         assert!(

@@ -13,13 +13,16 @@
 //! The table derives `Clone + Eq` so that an unchanged table is detected and not swapped.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 /// A complete, self-contained routing table. Matching semantics live in [`crate::matcher`].
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RouteTable {
     /// One entry per distinct host pattern. Order does not affect matching; the controller
-    /// emits them sorted so that equal inputs give equal tables.
-    pub virtual_hosts: Vec<VirtualHost>,
+    /// emits them sorted so that equal inputs give equal tables. Shared, so that a host
+    /// that did not change between two versions is the same allocation in both (and
+    /// compares equal by address).
+    pub virtual_hosts: Vec<Arc<VirtualHost>>,
     /// Serves every request of the listener that nothing else answers (an Ingress with a
     /// `defaultBackend` and no rules). `None` → the built-in 404.
     pub default_backend: Option<Fallback>,

@@ -29,7 +29,7 @@ fn table() -> RouteTable {
         protocol: UpstreamProtocol::Https(UpstreamTls::default()),
     });
     RouteTable {
-        virtual_hosts: vec![
+        virtual_hosts: [
             VirtualHost {
                 host: HostPattern::Exact("a.example.com".to_owned()),
                 regex_mode: false,
@@ -85,7 +85,10 @@ fn table() -> RouteTable {
                     source: source("api"),
                 }),
             },
-        ],
+        ]
+        .into_iter()
+        .map(std::sync::Arc::new)
+        .collect(),
         default_backend: None,
         tls: vec![TlsBinding {
             hosts: vec![HostPattern::Wildcard("example.com".to_owned())],

@@ -49,7 +49,7 @@ fn route(path: &str, action: Action) -> Route {
 
 fn table() -> RouteTable {
     RouteTable {
-        virtual_hosts: vec![
+        virtual_hosts: [
             VirtualHost {
                 host: HostPattern::Exact("a.example.com".to_owned()),
                 regex_mode: false,
@@ -77,7 +77,10 @@ fn table() -> RouteTable {
                 routes: vec![route("/x", forward("default-c-80", &[]))],
                 default_backend: None,
             },
-        ],
+        ]
+        .into_iter()
+        .map(std::sync::Arc::new)
+        .collect(),
         default_backend: Some(Fallback {
             action: forward("default-d-80", &["10.0.0.4:8080"]),
             policy: Policy::default(),

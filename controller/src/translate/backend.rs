@@ -7,7 +7,7 @@
 //! ```
 
 use std::{
-    collections::BTreeMap,
+    collections::HashMap,
     net::{IpAddr, SocketAddr},
 };
 
@@ -29,8 +29,8 @@ pub const SERVICE_NAME_LABEL: &str = "kubernetes.io/service-name";
 
 /// Services and EndpointSlices indexed by `(namespace, service name)`.
 pub struct Backends<'a> {
-    services: BTreeMap<(&'a str, &'a str), &'a Service>,
-    slices: BTreeMap<(&'a str, &'a str), Vec<&'a EndpointSlice>>,
+    services: HashMap<(&'a str, &'a str), &'a Service>,
+    slices: HashMap<(&'a str, &'a str), Vec<&'a EndpointSlice>>,
 }
 
 /// How a backend names its Service port.
@@ -43,13 +43,13 @@ impl<'a> Backends<'a> {
     /// Indexes the snapshot; EndpointSlices without the service-name label are reported
     /// and ignored.
     pub fn new(snapshot: &'a Snapshot, issues: &mut Vec<Issue>) -> Self {
-        let mut services = BTreeMap::new();
+        let mut services = HashMap::with_capacity(snapshot.services.len());
         for service in &snapshot.services {
             if let Some(name) = service.metadata.name.as_deref() {
                 services.insert((namespace_of(&service.metadata), name), &**service);
             }
         }
-        let mut slices: BTreeMap<_, Vec<_>> = BTreeMap::new();
+        let mut slices: HashMap<_, Vec<_>> = HashMap::with_capacity(snapshot.slices.len());
         for slice in &snapshot.slices {
             let namespace = namespace_of(&slice.metadata);
             let label = slice
@@ -184,6 +184,22 @@ impl<'a> Backends<'a> {
             endpoints,
             protocol: Default::default(),
         })
+    }
+
+    /// Appends the addresses of the objects that [`resolve`](Self::resolve) reads for a
+    /// backend on Service `namespace/service`: the Service (0 when there is none) and its
+    /// EndpointSlices. Equal addresses mean equal inputs only while the objects of both
+    /// snapshots compared are alive.
+    pub fn inputs(&self, namespace: &str, service: &str, out: &mut Vec<usize>) {
+        let key = (namespace, service);
+        out.push(
+            self.services
+                .get(&key)
+                .map_or(0, |service| std::ptr::from_ref(*service).addr()),
+        );
+        for slice in self.slices.get(&key).into_iter().flatten() {
+            out.push(std::ptr::from_ref(*slice).addr());
+        }
     }
 
     /// Ready endpoints of one Service port; when there are none, the serving and

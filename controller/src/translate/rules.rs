@@ -4,16 +4,21 @@
 //! ```text
 //! Ingress (oldest first) ─► rules[i] ─► host ─► HostRoutes { candidates, taken paths, default }
 //!                        └─ no rules ─► the listener's default backend
-//! finish: regex mode per host ─► regex check ─► VirtualHost (sorted) ─► RouteTable
+//! finish: regex mode per host ─► regex check ─► [(VirtualHost, its Issues)] + listener default
 //! ```
+//!
+//! Issues that depend on the other Ingresses of a host belong to that host: path
+//! conflicts, a second defaultBackend, paths that are not regexes in the host's regex
+//! mode, and the backend problems of a path (reported only when the path is served).
+//! Every other Issue depends only on its Ingress and the objects it references.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, btree_map};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, btree_map};
 use std::rc::Rc;
 
 use k8s_openapi::api::networking::v1::Ingress;
 use proxy::table::{
-    Action, Fallback, HostPattern, Hsts, PathKind, PathRule, Policy, Route, RouteTable, RuleIndex,
-    Source, UpstreamProtocol, UpstreamTls, VirtualHost,
+    Action, Fallback, HostPattern, Hsts, PathKind, PathRule, Policy, Route, RuleIndex, Source,
+    UpstreamProtocol, UpstreamTls, VirtualHost,
 };
 use regex::RegexBuilder;
 
@@ -34,6 +39,8 @@ pub struct TableBuilder<'a> {
     secrets: &'a Secrets<'a>,
     tls_hosts: &'a TlsHosts,
     settings: &'a TlsSettings,
+    /// Only these hosts are built; `None` → every host.
+    only: Option<&'a HashSet<HostPattern>>,
     hosts: BTreeMap<HostPattern, HostRoutes>,
     default_backend: Option<Fallback>,
 }
@@ -44,6 +51,16 @@ struct HostRoutes {
     /// `(kind, path)` already defined on this host, and by which Ingress.
     taken: BTreeMap<(PathKind, String), Rc<Source>>,
     default_backend: Option<Fallback>,
+    /// The Issues that arise from merging Ingresses on this host.
+    issues: Vec<Issue>,
+}
+
+/// What [`TableBuilder::finish`] gives.
+pub struct Finished {
+    /// Every host built, sorted, with the Issues of merging its Ingresses.
+    pub hosts: Vec<(VirtualHost, Vec<Issue>)>,
+    /// The listener's default backend.
+    pub default_backend: Option<Fallback>,
 }
 
 /// A route plus what is needed to report on it after all Ingresses are merged (its
@@ -61,18 +78,21 @@ fn path_field(index: RuleIndex) -> String {
 
 impl<'a> TableBuilder<'a> {
     /// `tls_hosts` are the hosts with TLS (from every owned Ingress), which get HTTPS
-    /// redirects and HSTS.
+    /// redirects and HSTS. With `only`, the rules of other hosts are skipped without a
+    /// word: the caller has their virtual hosts and Issues already.
     pub fn new(
         backends: &'a Backends<'a>,
         secrets: &'a Secrets<'a>,
         tls_hosts: &'a TlsHosts,
         settings: &'a TlsSettings,
+        only: Option<&'a HashSet<HostPattern>>,
     ) -> Self {
         Self {
             backends,
             secrets,
             tls_hosts,
             settings,
+            only,
             hosts: BTreeMap::new(),
             default_backend: None,
         }
@@ -140,6 +160,9 @@ impl<'a> TableBuilder<'a> {
                     continue;
                 }
             };
+            if self.only.is_some_and(|only| !only.contains(&host)) {
+                continue;
+            }
             let Some(http) = &rule.http else {
                 // A rule without paths still sends its host to the Ingress's defaultBackend.
                 if default_action.is_some() {
@@ -192,7 +215,7 @@ impl<'a> TableBuilder<'a> {
                         } else {
                             format!("by ingress {}", owner.get().key())
                         };
-                        issues.push(Issue::new(
+                        routes.issues.push(Issue::new(
                             Reason::PathConflict,
                             object.clone(),
                             Some(format!("{}.path", field())),
@@ -204,12 +227,14 @@ impl<'a> TableBuilder<'a> {
                         continue;
                     }
                 }
+                // Reported on the host: whether this path is served (and its backend
+                // resolved) depends on the other Ingresses there.
                 let action = with_protocol(self.backends.resolve(
                     &source.namespace,
                     &path.backend,
                     &object,
                     &|| format!("{}.backend", field()),
-                    issues,
+                    &mut routes.issues,
                 ));
                 let rewrite_target = annotations
                     .rewrite_target
@@ -245,7 +270,7 @@ impl<'a> TableBuilder<'a> {
                         });
                     }
                     Some(existing) if existing.source != source => {
-                        issues.push(Issue::new(
+                        routes.issues.push(Issue::new(
                             Reason::DuplicateDefaultBackend,
                             object.clone(),
                             Some(DEFAULT_BACKEND_FIELD.to_owned()),
@@ -352,12 +377,13 @@ impl<'a> TableBuilder<'a> {
     }
 
     /// Decides regex mode per host, drops paths that are not valid regexes in that mode,
-    /// and emits the table with hosts and routes in a canonical order.
-    pub fn finish(self, issues: &mut Vec<Issue>) -> RouteTable {
-        let mut virtual_hosts = Vec::with_capacity(self.hosts.len());
+    /// and emits the hosts and their routes in a canonical order.
+    pub fn finish(self) -> Finished {
+        let mut hosts = Vec::with_capacity(self.hosts.len());
         // Regex-mode hosts often share patterns; each distinct one is compiled once.
         let mut checked: HashMap<String, Result<(), String>> = HashMap::new();
         for (host, routes) in self.hosts {
+            let mut issues = routes.issues;
             let regex_mode = routes.candidates.iter().any(|c| c.wants_regex);
             let mut kept = Vec::with_capacity(routes.candidates.len());
             for candidate in routes.candidates {
@@ -391,17 +417,17 @@ impl<'a> TableBuilder<'a> {
                 kept.push(candidate.route);
             }
             kept.sort_by(|a, b| (&a.source, a.index).cmp(&(&b.source, b.index)));
-            virtual_hosts.push(VirtualHost {
+            let vhost = VirtualHost {
                 host,
                 regex_mode,
                 routes: kept,
                 default_backend: routes.default_backend,
-            });
+            };
+            hosts.push((vhost, issues));
         }
-        RouteTable {
-            virtual_hosts,
+        Finished {
+            hosts,
             default_backend: self.default_backend,
-            ..RouteTable::default()
         }
     }
 }

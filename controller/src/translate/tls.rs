@@ -11,7 +11,7 @@
 
 use std::{
     cell::RefCell,
-    collections::{BTreeMap, BTreeSet},
+    collections::{BTreeMap, BTreeSet, HashMap},
     fmt,
 };
 
@@ -97,14 +97,28 @@ pub struct SecretProblem {
 }
 
 /// The snapshot's Secrets by `(namespace, name)`, with each certificate checked at most
-/// once per translation.
+/// once per translation, and parsed again only when its Secret object changed.
 pub struct Secrets<'a> {
     by_key: BTreeMap<(&'a str, &'a str), &'a Secret>,
     checked: RefCell<BTreeMap<SecretRef, Result<Certificate, SecretProblem>>>,
+    /// Whether the certificate and key of a Secret parse, by the Secret's address: those
+    /// known before, and those found now.
+    parsed: KeyChecks,
+    parsed_now: RefCell<KeyChecks>,
 }
+
+/// The outcome of parsing a Secret's certificate and key, by the Secret's address. Valid
+/// only while those Secret objects are alive.
+pub type KeyChecks = HashMap<usize, Result<(), String>>;
 
 impl<'a> Secrets<'a> {
     pub fn new(snapshot: &'a Snapshot) -> Self {
+        Self::reusing(snapshot, KeyChecks::new())
+    }
+
+    /// [`Secrets::new`], taking the parse outcome of each Secret in `parsed` as known.
+    /// The objects `parsed` names must still be alive.
+    pub fn reusing(snapshot: &'a Snapshot, parsed: KeyChecks) -> Self {
         let by_key = snapshot
             .secrets
             .iter()
@@ -116,7 +130,14 @@ impl<'a> Secrets<'a> {
         Self {
             by_key,
             checked: RefCell::new(BTreeMap::new()),
+            parsed,
+            parsed_now: RefCell::new(KeyChecks::new()),
         }
+    }
+
+    /// The parse outcomes of the Secrets this translation read (all in its snapshot).
+    pub fn into_key_checks(self) -> KeyChecks {
+        self.parsed_now.into_inner()
     }
 
     fn get(&self, secret: &SecretRef) -> Result<&'a Secret, SecretProblem> {
@@ -157,8 +178,15 @@ impl<'a> Secrets<'a> {
             data(object, TLS_CERT_KEY).ok_or_else(|| invalid(format!("has no {TLS_CERT_KEY}")))?;
         let key_pem = data(object, TLS_PRIVATE_KEY_KEY)
             .ok_or_else(|| invalid(format!("has no {TLS_PRIVATE_KEY_KEY}")))?;
-        proxy::tls::certified_key_from_pem(chain_pem, key_pem)
-            .map_err(|e| invalid(format!("is not a usable certificate and key: {e}")))?;
+        let address = std::ptr::from_ref(object).addr();
+        let parsed = match self.parsed.get(&address) {
+            Some(known) => known.clone(),
+            None => proxy::tls::certified_key_from_pem(chain_pem, key_pem)
+                .map(drop)
+                .map_err(|e| e.to_string()),
+        };
+        self.parsed_now.borrow_mut().insert(address, parsed.clone());
+        parsed.map_err(|e| invalid(format!("is not a usable certificate and key: {e}")))?;
         Ok(Certificate {
             source: secret.to_string(),
             chain_pem: chain_pem.to_vec(),

@@ -40,6 +40,69 @@ pub fn load(name: &str) -> Snapshot {
     Snapshot::from_yaml(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
+/// Every object of every fixture. Fixtures reuse names in the default namespace; only the
+/// first object per key is kept, so the union is a valid set.
+pub fn union_of_fixtures() -> Snapshot {
+    let mut union = Snapshot::default();
+    let mut seen = std::collections::BTreeSet::new();
+    for name in fixture_names() {
+        let path = fixtures_dir().join(format!("{name}.yaml"));
+        let text = std::fs::read_to_string(&path).expect("fixture readable");
+        for object in controller::manifest::parse_documents(&text) {
+            let object = object.expect("fixture parses");
+            if object.key().is_some_and(|key| seen.insert(key)) {
+                union.insert(object);
+            }
+        }
+    }
+    union
+}
+
+/// A small deterministic generator (xorshift64*), so failures reproduce.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    pub fn shuffle<T>(&mut self, items: &mut [T]) {
+        for i in (1..items.len()).rev() {
+            let j = usize::try_from(self.next() % (i as u64 + 1)).expect("fits");
+            items.swap(i, j);
+        }
+    }
+}
+
+pub type Output = (proxy::RouteTable, Vec<controller::issue::Issue>);
+
+/// Compares readable renderings first (the failure names only the differing lines), then
+/// the values.
+pub fn assert_same(got: &Output, expected: &Output, what: &str) {
+    assert_same_lines(
+        &render(&got.0),
+        &render(&expected.0),
+        &format!("{what}: table"),
+    );
+    assert_same_lines(
+        &full(&got.1),
+        &full(&expected.1),
+        &format!("{what}: issues"),
+    );
+    assert_eq!(got, expected, "{what}");
+}
+
+fn assert_same_lines(got: &[String], expected: &[String], what: &str) {
+    if got != expected {
+        let missing: Vec<&String> = expected.iter().filter(|l| !got.contains(l)).collect();
+        let extra: Vec<&String> = got.iter().filter(|l| !expected.contains(l)).collect();
+        panic!("{what} differ\nmissing: {missing:#?}\nextra: {extra:#?}");
+    }
+}
+
 /// Translates a fixture with the default configuration.
 pub fn run(name: &str) -> (RouteTable, Vec<Issue>) {
     translate(&load(name), &TranslateConfig::default())

@@ -200,7 +200,7 @@ pub fn table(n: usize, tls_hosts: usize) -> RouteTable {
         });
     }
     RouteTable {
-        virtual_hosts,
+        virtual_hosts: virtual_hosts.into_iter().map(std::sync::Arc::new).collect(),
         default_backend: None,
         tls,
         default_certificate: None,

@@ -193,12 +193,13 @@ impl Matcher {
     fn reusable(
         &self,
         table: &RouteTable,
-        host: &VirtualHost,
+        host: &Arc<VirtualHost>,
     ) -> Option<(Arc<CompiledPaths>, usize)> {
         let compiled = self.compiled.get(self.hosts.get(&host.host)?)?;
         let old = table.virtual_hosts.get(compiled.vhost)?;
-        (old.regex_mode == host.regex_mode && old.routes == host.routes)
-            .then(|| (compiled.paths.clone(), compiled.vhost))
+        let same = Arc::ptr_eq(old, host)
+            || (old.regex_mode == host.regex_mode && old.routes == host.routes);
+        same.then(|| (compiled.paths.clone(), compiled.vhost))
     }
 
     /// Finds the target for a request. `host` is already normalised by

@@ -148,7 +148,7 @@ pub fn vhost(host: &str, routes: Vec<Route>) -> VirtualHost {
 
 pub fn table(vhosts: Vec<VirtualHost>) -> RouteTable {
     RouteTable {
-        virtual_hosts: vhosts,
+        virtual_hosts: vhosts.into_iter().map(std::sync::Arc::new).collect(),
         ..RouteTable::default()
     }
 }

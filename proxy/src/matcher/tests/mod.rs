@@ -6,6 +6,8 @@ mod regex_mode;
 mod reuse;
 mod spec;
 
+use std::sync::Arc;
+
 use super::{Matcher, TableError, Target};
 use crate::table::{
     Action, Backend, Fallback, HostPattern, PathKind, PathRule, Policy, Route, RouteTable,
@@ -94,7 +96,7 @@ fn mk_fallback(backend: &str) -> Fallback {
 
 fn mk_table(virtual_hosts: Vec<VirtualHost>) -> RouteTable {
     RouteTable {
-        virtual_hosts,
+        virtual_hosts: virtual_hosts.into_iter().map(Arc::new).collect(),
         ..RouteTable::default()
     }
 }
