@@ -43,6 +43,12 @@ impl Object {
     /// [`Object::Other`] and for objects without a name. Cluster-scoped kinds have an
     /// empty namespace.
     pub fn key(&self) -> Option<(&'static str, String, String)> {
+        self.key_ref()
+            .map(|(kind, namespace, name)| (kind, namespace.to_owned(), name.to_owned()))
+    }
+
+    /// [`Object::key`], borrowed.
+    pub fn key_ref(&self) -> Option<(&'static str, &str, &str)> {
         let (kind, meta) = match self {
             Self::Ingress(o) => ("Ingress", &o.metadata),
             Self::IngressClass(o) => ("IngressClass", &o.metadata),
@@ -51,8 +57,8 @@ impl Object {
             Self::Secret(o) => ("Secret", &o.metadata),
             Self::Other { .. } => return None,
         };
-        let name = meta.name.clone().filter(|n| !n.is_empty())?;
-        Some((kind, meta.namespace.clone().unwrap_or_default(), name))
+        let name = meta.name.as_deref().filter(|n| !n.is_empty())?;
+        Some((kind, meta.namespace.as_deref().unwrap_or_default(), name))
     }
 }
 

@@ -31,7 +31,7 @@ use crate::{
 };
 
 /// `(kind, namespace, name)`, as returned by [`Object::key`].
-type Key = (&'static str, String, String);
+type Key<'a> = (&'static str, &'a str, &'a str);
 
 /// Directory depth beyond which the walk stops (guards against symlink loops).
 const MAX_DEPTH: usize = 32;
@@ -254,22 +254,26 @@ fn read_file(
         }
     }
     if let (true, Some(previous)) = (broken, previous) {
-        let present: HashSet<Key> = objects.iter().filter_map(Object::key).collect();
-        let kept = previous
+        let present: HashSet<Key<'_>> = objects.iter().filter_map(Object::key_ref).collect();
+        let kept: Vec<Object> = previous
             .iter()
-            .filter(|o| o.key().is_some_and(|k| !present.contains(&k)));
-        objects.extend(kept.cloned());
+            .filter(|o| o.key_ref().is_some_and(|k| !present.contains(&k)))
+            .cloned()
+            .collect();
+        objects.extend(kept);
     }
     objects
 }
 
 /// One object per key; the later file (in path order), then the later document, wins.
 fn dedupe(files: &BTreeMap<PathBuf, FileState>, reported: &mut Reported) -> Vec<Object> {
-    let mut by_key: BTreeMap<Key, (&Path, &Object)> = BTreeMap::new();
+    let mut by_key: BTreeMap<Key<'_>, (&Path, &Object)> = BTreeMap::new();
     for (path, state) in files {
         for object in &state.objects {
-            let Some(key) = object.key() else { continue };
-            if let Some((earlier, _)) = by_key.insert(key.clone(), (path, object)) {
+            let Some(key) = object.key_ref() else {
+                continue;
+            };
+            if let Some((earlier, _)) = by_key.insert(key, (path, object)) {
                 let object = display_key(&key);
                 if reported.first(format!(
                     "dup {object} {} {}",
@@ -293,7 +297,7 @@ fn dedupe(files: &BTreeMap<PathBuf, FileState>, reported: &mut Reported) -> Vec<
 }
 
 /// `Ingress default/web`, or `IngressClass wicket` for cluster-scoped kinds.
-fn display_key((kind, namespace, name): &Key) -> String {
+fn display_key((kind, namespace, name): &Key<'_>) -> String {
     if namespace.is_empty() {
         format!("{kind} {name}")
     } else {

@@ -21,7 +21,8 @@
 //! Ingress without rules (the listener's default backend) or with a `proxy-ssl-secret`
 //! (which reads a Secret) is never reused.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
 use k8s_openapi::api::networking::v1::Ingress;
@@ -44,7 +45,7 @@ pub(super) struct Memo {
     /// The TLS hosts of the previous translate; `None` before the first.
     tls_hosts: Option<TlsHosts>,
     /// By the Ingress's address.
-    ingresses: HashMap<usize, IngressMemo>,
+    ingresses: ByAddress<IngressMemo>,
     hosts: BTreeMap<HostPattern, HostMemo>,
     /// Whether each TLS Secret's certificate and key parse.
     key_checks: KeyChecks,
@@ -80,7 +81,7 @@ pub(super) struct Plan {
     /// One per owned Ingress, in the same order.
     pub steps: Vec<Step>,
     /// The hosts to build; `None` → every host (nothing is reused).
-    pub dirty: Option<HashSet<HostPattern>>,
+    pub dirty: Option<BTreeSet<HostPattern>>,
 }
 
 impl Memo {
@@ -101,7 +102,7 @@ impl Memo {
             self.ingresses.clear();
             self.hosts.clear();
         }
-        let mut dirty = HashSet::new();
+        let mut dirty = BTreeSet::new();
         let mut scratch = Vec::new();
         let steps = owned
             .iter()
@@ -139,7 +140,7 @@ impl Memo {
     /// virtual host, sorted, with the Issues of every host appended to `issues`.
     pub fn hosts(
         &mut self,
-        dirty: Option<&HashSet<HostPattern>>,
+        dirty: Option<&BTreeSet<HostPattern>>,
         built: Vec<(VirtualHost, Vec<Issue>)>,
         issues: &mut Vec<Issue>,
     ) -> Vec<Arc<VirtualHost>> {
@@ -166,7 +167,7 @@ impl Memo {
     pub fn remember(
         &mut self,
         snapshot: &Snapshot,
-        ingresses: HashMap<usize, IngressMemo>,
+        ingresses: ByAddress<IngressMemo>,
         tls_hosts: TlsHosts,
         key_checks: KeyChecks,
     ) {
@@ -192,6 +193,37 @@ impl IngressMemo {
 
     pub fn issues(&self) -> &[Issue] {
         &self.issues
+    }
+}
+
+/// A map keyed by object address.
+pub(super) type ByAddress<V> = HashMap<usize, V, BuildHasherDefault<AddressHasher>>;
+
+/// Hashes an address: one multiply, with the high half folded into the low bits that
+/// pick the bucket (aligned addresses have their lowest bits clear).
+#[derive(Default)]
+pub(super) struct AddressHasher(u64);
+
+impl Hasher for AddressHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for byte in bytes {
+            self.mix(u64::from(*byte));
+        }
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.mix(n as u64);
+    }
+}
+
+impl AddressHasher {
+    fn mix(&mut self, n: u64) {
+        let x = (self.0 ^ n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        self.0 = x ^ (x >> 32);
     }
 }
 

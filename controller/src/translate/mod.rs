@@ -21,7 +21,6 @@ pub mod rules;
 pub mod tls;
 pub mod validate;
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use k8s_openapi::{api::networking::v1::Ingress, apimachinery::pkg::apis::meta::v1::ObjectMeta};
@@ -109,7 +108,7 @@ fn translate_with(
     let memo::Plan { steps, dirty } = memo.plan(&owned, &backends, &tls.hosts);
     let mut builder =
         rules::TableBuilder::new(&backends, &secrets, &tls.hosts, settings, dirty.as_ref());
-    let mut remembered = HashMap::with_capacity(owned.len());
+    let mut remembered = memo::ByAddress::with_capacity_and_hasher(owned.len(), Default::default());
     let mut discarded = Vec::new();
     for ((source, ingress), step) in owned.into_iter().zip(steps) {
         match step {

@@ -12,7 +12,7 @@
 //! mode, and the backend problems of a path (reported only when the path is served).
 //! Every other Issue depends only on its Ingress and the objects it references.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, btree_map};
+use std::collections::{BTreeMap, BTreeSet, HashMap, btree_map};
 use std::rc::Rc;
 
 use k8s_openapi::api::networking::v1::Ingress;
@@ -40,7 +40,7 @@ pub struct TableBuilder<'a> {
     tls_hosts: &'a TlsHosts,
     settings: &'a TlsSettings,
     /// Only these hosts are built; `None` → every host.
-    only: Option<&'a HashSet<HostPattern>>,
+    only: Option<&'a BTreeSet<HostPattern>>,
     hosts: BTreeMap<HostPattern, HostRoutes>,
     default_backend: Option<Fallback>,
 }
@@ -85,7 +85,7 @@ impl<'a> TableBuilder<'a> {
         secrets: &'a Secrets<'a>,
         tls_hosts: &'a TlsHosts,
         settings: &'a TlsSettings,
-        only: Option<&'a HashSet<HostPattern>>,
+        only: Option<&'a BTreeSet<HostPattern>>,
     ) -> Self {
         Self {
             backends,

@@ -150,6 +150,8 @@ impl Matcher {
             listener_default: table.default_backend.is_some(),
             ..Matcher::default()
         };
+        // The compiled host after the last one reused: where the next host usually is.
+        let mut guess = 0;
         for (vhost, host) in table.virtual_hosts.iter().enumerate() {
             if !matcher.hosts.insert(&host.host, matcher.compiled.len()) {
                 errors.push(TableError::DuplicateHost {
@@ -157,9 +159,10 @@ impl Matcher {
                 });
                 continue;
             }
-            let reused = previous.and_then(|(table, matcher)| matcher.reusable(table, host));
+            let reused = previous.and_then(|(table, matcher)| matcher.reusable(table, host, guess));
             let (paths, reused_from) = match reused {
-                Some((paths, from)) => {
+                Some((paths, from, compiled)) => {
+                    guess = compiled + 1;
                     if let Paths::Regex(routes) = &paths.paths {
                         routes.keep_cached(cache);
                     }
@@ -187,19 +190,30 @@ impl Matcher {
             .filter_map(|c| Some((c.vhost, c.reused_from?)))
     }
 
-    /// The compiled routes of `host` in this matcher and the index of its virtual host in
-    /// `table` (the one it was compiled from), when that gives the host pattern the same
-    /// routes and regex mode.
+    /// The compiled routes of `host` in this matcher, the index of its virtual host in
+    /// `table` (the one it was compiled from) and its own index, when that gives the host
+    /// pattern the same routes and regex mode. The compiled host at `guess` is tried first:
+    /// when it was compiled from this very virtual host, no lookup is needed.
     fn reusable(
         &self,
         table: &RouteTable,
         host: &Arc<VirtualHost>,
-    ) -> Option<(Arc<CompiledPaths>, usize)> {
-        let compiled = self.compiled.get(self.hosts.get(&host.host)?)?;
+        guess: usize,
+    ) -> Option<(Arc<CompiledPaths>, usize, usize)> {
+        if let Some(compiled) = self.compiled.get(guess)
+            && table
+                .virtual_hosts
+                .get(compiled.vhost)
+                .is_some_and(|old| Arc::ptr_eq(old, host))
+        {
+            return Some((compiled.paths.clone(), compiled.vhost, guess));
+        }
+        let index = self.hosts.get(&host.host)?;
+        let compiled = self.compiled.get(index)?;
         let old = table.virtual_hosts.get(compiled.vhost)?;
         let same = Arc::ptr_eq(old, host)
             || (old.regex_mode == host.regex_mode && old.routes == host.routes);
-        same.then(|| (compiled.paths.clone(), compiled.vhost))
+        same.then(|| (compiled.paths.clone(), compiled.vhost, index))
     }
 
     /// Finds the target for a request. `host` is already normalised by
