@@ -277,9 +277,11 @@ fn rule_hosts(ingress: &Ingress) -> Vec<HostPattern> {
         .as_ref()
         .and_then(|s| s.rules.as_deref())
         .unwrap_or_default();
-    let hosts: BTreeSet<HostPattern> = rules
+    let mut hosts: Vec<HostPattern> = rules
         .iter()
         .filter_map(|rule| validate::host_pattern(rule.host.as_deref()).ok())
         .collect();
-    hosts.into_iter().collect()
+    hosts.sort_unstable();
+    hosts.dedup();
+    hosts
 }
