@@ -5,6 +5,8 @@
 //!   HTTPS: TLS handshake (≤ header_read_timeout; SNI picks the certificate)
 //!          ─► HTTP/2 or HTTP/1.1 by the connection preface, which agrees with the ALPN
 //!             protocol a client negotiated (h2 clients open with the HTTP/2 preface)
+//!   both: the first bytes within header_read_timeout (FirstBytes), then hyper's own
+//!         per-request header timer (HTTP/1.1)
 //! drain.stop_accepting() ─► the listener closes, serve_* return; connections finish
 //!                           under the drain (see [`crate::drain`])
 //! ```
@@ -30,6 +32,10 @@ use crate::metrics::{HandshakeFailure, OpenConnection};
 use crate::service::{self, ConnContext};
 use crate::telemetry::Telemetry;
 use crate::tls;
+
+mod first_bytes;
+
+use self::first_bytes::FirstBytes;
 
 /// hyper's smallest allowed HTTP/1 read buffer.
 const MIN_HEADER_BUFFER: usize = 8 * 1024;
@@ -235,6 +241,7 @@ async fn serve_connection<I>(
         shared,
         mut tracked,
     } = conn;
+    let io = FirstBytes::new(io, shared.config.header_read_timeout);
     let ctx = Arc::new(ConnContext {
         handle: shared.handle,
         config: shared.config,

@@ -5,6 +5,7 @@ mod edge;
 mod forward;
 mod policy;
 mod shutdown;
+mod slow;
 mod streaming;
 mod support;
 mod telemetry;
