@@ -16,10 +16,12 @@
 //! A route's series are resolved once per compiled entry ([`RouteSeries`], cached in the
 //! entry) and then updated with plain atomics; the `requests` counter of each
 //! method × status class is resolved on its first use. Labels never carry a path or a
-//! client address, so their number is bounded by the routing table.
+//! client address, so their number is bounded by the routing table; the series of routes
+//! that left the table are dropped ([`ProxyMetrics::retain_routes`]).
 
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use http::Method;
@@ -31,6 +33,8 @@ use prometheus_client::metrics::{MetricType, TypedMetric};
 use prometheus_client::registry::Registry;
 
 /// The `method` label values; anything else is `OTHER`.
+use crate::table::{Action, Backend, RouteTable, Source};
+
 const METHODS: [&str; 10] = [
     "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH", "OTHER",
 ];
@@ -81,6 +85,17 @@ pub struct RouteLabels {
     pub namespace: Arc<str>,
     pub ingress: Arc<str>,
     pub service: Arc<str>,
+}
+
+impl RouteLabels {
+    /// The labels of a route or fallback from `source` that forwards to `backend`, if any.
+    pub fn of(source: &Source, backend: Option<&Backend>) -> RouteLabels {
+        RouteLabels {
+            namespace: Arc::from(source.namespace.as_str()),
+            ingress: Arc::from(source.name.as_str()),
+            service: Arc::from(backend.map_or("", |b| b.service.as_str())),
+        }
+    }
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -359,6 +374,8 @@ pub struct ProxyMetrics {
     tls_handshake_errors: [Counter; 4],
     access_log_dropped: Counter,
     unmatched: Arc<RouteSeries>,
+    /// Every route label set with series, so that those of removed routes can be dropped.
+    routes: Mutex<HashSet<RouteLabels>>,
 }
 
 impl ProxyMetrics {
@@ -465,6 +482,7 @@ impl ProxyMetrics {
             tls_handshake_errors,
             access_log_dropped,
             unmatched: Arc::new(placeholder_series()),
+            routes: Mutex::new(HashSet::new()),
         };
         metrics.unmatched = Arc::new(metrics.series(RouteLabels::default(), Arc::from("")));
         Arc::new(metrics)
@@ -472,6 +490,7 @@ impl ProxyMetrics {
 
     /// Resolves the series of one route.
     pub fn series(&self, labels: RouteLabels, upstream_name: Arc<str>) -> RouteSeries {
+        self.tracked().insert(labels.clone());
         RouteSeries {
             request_duration: self.request_duration.get_or_create_owned(&labels),
             upstream_duration: self.upstream_duration.get_or_create_owned(&labels),
@@ -481,6 +500,67 @@ impl ProxyMetrics {
             labels,
             upstream_name,
         }
+    }
+
+    /// Drops the series of every route label set that `table` no longer serves (the
+    /// series of unmatched requests stay); returns how many label sets were dropped. A
+    /// request still in flight on a dropped route is not counted.
+    pub fn retain_routes(&self, table: &RouteTable) -> usize {
+        let fallbacks = table
+            .virtual_hosts
+            .iter()
+            .filter_map(|vhost| vhost.default_backend.as_ref())
+            .chain(&table.default_backend)
+            .map(|fallback| (&fallback.source, &fallback.action));
+        let live: HashSet<(&str, &str, &str)> = table
+            .virtual_hosts
+            .iter()
+            .flat_map(|vhost| &vhost.routes)
+            .map(|route| (&route.source, &route.action))
+            .chain(fallbacks)
+            .map(|(source, action)| {
+                let service = match action {
+                    Action::Forward(backend) => backend.service.as_str(),
+                    Action::Unavailable { .. } => "",
+                };
+                (source.namespace.as_str(), source.name.as_str(), service)
+            })
+            .collect();
+        let unmatched = RouteLabels::default();
+        let mut tracked = self.tracked();
+        let stale: Vec<RouteLabels> = tracked
+            .iter()
+            .filter(|l| {
+                **l != unmatched && !live.contains(&(&*l.namespace, &*l.ingress, &*l.service))
+            })
+            .cloned()
+            .collect();
+        for labels in &stale {
+            tracked.remove(labels);
+            self.request_duration.remove(labels);
+            self.upstream_duration.remove(labels);
+            self.request_bytes.remove(labels);
+            self.response_bytes.remove(labels);
+            for method in METHODS {
+                for status_class in STATUS_CLASSES {
+                    self.requests.remove(&RequestLabels {
+                        namespace: labels.namespace.clone(),
+                        ingress: labels.ingress.clone(),
+                        service: labels.service.clone(),
+                        method,
+                        status_class,
+                    });
+                }
+            }
+        }
+        stale.len()
+    }
+
+    fn tracked(&self) -> std::sync::MutexGuard<'_, HashSet<RouteLabels>> {
+        // A plain set; a panic elsewhere leaves it usable.
+        self.routes
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// The series of requests that match no route.

@@ -28,7 +28,7 @@ use crate::config::ProxyConfig;
 use crate::drain::{Drain, Tracked};
 use crate::handle::TableHandle;
 use crate::headers::Forwarded;
-use crate::metrics::{HandshakeFailure, OpenConnection};
+use crate::metrics::{HandshakeFailure, OpenConnection, ProxyMetrics};
 use crate::service::{self, ConnContext};
 use crate::telemetry::Telemetry;
 use crate::tls;
@@ -168,6 +168,7 @@ async fn accept_loop(
 ) -> std::io::Result<()> {
     let sweeper = tokio::spawn(sweep_idle(
         shared.handle.clone(),
+        shared.telemetry.metrics.clone(),
         shared.config.upstream_idle_timeout,
     ));
     let _stop_sweeper = AbortOnDrop(sweeper);
@@ -269,14 +270,24 @@ async fn serve_connection<I>(
     .await;
 }
 
-/// Closes idle upstream connections older than `timeout`, checking every `timeout / 2`.
-async fn sweep_idle(handle: Arc<TableHandle>, timeout: Duration) {
+/// Closes idle upstream connections older than `timeout`, checking every `timeout / 2`;
+/// at the same pace, after the table changed, drops the metric series of removed routes.
+async fn sweep_idle(handle: Arc<TableHandle>, metrics: Arc<ProxyMetrics>, timeout: Duration) {
     let period = (timeout / 2).max(Duration::from_millis(100));
     let mut ticks = tokio::time::interval(period);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut pruned_for = None;
     loop {
         ticks.tick().await;
         handle.sweep_idle(timeout);
+        let active = handle.load();
+        if pruned_for != Some(active.generation) {
+            let dropped = metrics.retain_routes(&active.table);
+            if dropped > 0 {
+                tracing::debug!(dropped, "metric series of removed routes dropped");
+            }
+            pruned_for = Some(active.generation);
+        }
     }
 }
 

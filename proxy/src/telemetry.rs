@@ -85,11 +85,7 @@ impl RouteTelemetry {
     /// Labels for an entry from `source` that forwards to `backend`, if any.
     pub fn new(source: &Source, backend: Option<&Backend>) -> RouteTelemetry {
         RouteTelemetry {
-            labels: RouteLabels {
-                namespace: Arc::from(source.namespace.as_str()),
-                ingress: Arc::from(source.name.as_str()),
-                service: Arc::from(backend.map_or("", |b| b.service.as_str())),
-            },
+            labels: RouteLabels::of(source, backend),
             upstream_name: Arc::from(backend.map_or("", |b| b.name.as_str())),
             series: OnceLock::new(),
         }

@@ -87,6 +87,10 @@ struct Setup {
 
 /// `a.example`: `/` → app, `/dead` → a closed port, `/none` → an unresolvable backend.
 async fn setup() -> Setup {
+    setup_with(ProxyConfig::default()).await
+}
+
+async fn setup_with(config: ProxyConfig) -> Setup {
     let app = EchoBackend::start("app").await;
     let dead = dead_addr().await;
     let mut registry = Registry::default();
@@ -118,12 +122,7 @@ async fn setup() -> Setup {
         ),
     ];
     let telemetry = Telemetry::new(metrics, log.clone());
-    let proxy = Proxy::start_full(
-        table(vec![vhost("a.example", routes)]),
-        ProxyConfig::default(),
-        telemetry,
-    )
-    .await;
+    let proxy = Proxy::start_full(table(vec![vhost("a.example", routes)]), config, telemetry).await;
     Setup {
         registry,
         sink,
@@ -290,4 +289,40 @@ async fn access_log_lines_for_proxied_unmatched_and_failed_requests() {
     assert_eq!(bad_gateway.upstream_status, "-");
     setup.proxy.stop().await;
     setup.log.close();
+}
+
+#[tokio::test]
+async fn series_of_removed_routes_are_dropped() {
+    // The series are pruned at the idle sweep's pace: every 100 ms here.
+    let setup = setup_with(ProxyConfig {
+        upstream_idle_timeout: Duration::from_millis(200),
+        ..ProxyConfig::default()
+    })
+    .await;
+    let addr = setup.proxy.addr;
+    assert_eq!(get(addr, "a.example", "/x").await.status, 200);
+    assert_eq!(get(addr, "a.example", "/dead").await.status, 502);
+    let series_of = |samples: &BTreeMap<String, f64>, service: &str| -> usize {
+        let label = format!("service=\"{service}\"");
+        samples.keys().filter(|name| name.contains(&label)).count()
+    };
+    eventually(|| {
+        let samples = scrape(&setup.registry);
+        series_of(&samples, "app") > 0 && series_of(&samples, "dead") > 0
+    })
+    .await;
+
+    // `/` (Service app) leaves the table; `/dead` stays.
+    let dead = dead_addr().await;
+    setup.proxy.publish(table(vec![vhost(
+        "a.example",
+        vec![route(
+            "/dead",
+            PathKind::Prefix,
+            backend("default-dead-80", &[dead]),
+        )],
+    )]));
+    eventually(|| series_of(&scrape(&setup.registry), "app") == 0).await;
+    let samples = scrape(&setup.registry);
+    assert!(series_of(&samples, "dead") > 0, "{samples:#?}");
 }
