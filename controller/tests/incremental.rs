@@ -247,3 +247,53 @@ fn only_the_changed_host_is_built_again() {
     );
     assert!(shared(&third, &fourth).iter().all(|s| !*s));
 }
+
+#[test]
+fn a_host_follows_the_tls_hosts_of_other_ingresses() {
+    // `tls-only` lists app-3.example under spec.tls without routing it: app-3's routes
+    // (from another Ingress) get the HTTPS redirect while it is there.
+    let tls_only = Snapshot::from_yaml(
+        "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: tls-only\n\
+         spec:\n  ingressClassName: wicket\n  tls:\n  - hosts: [app-3.example]\n    \
+         secretName: app-3-tls\n  rules:\n  - host: elsewhere.example\n    http:\n      \
+         paths:\n      - path: /\n        pathType: Prefix\n        backend:\n          \
+         service:\n            name: web\n            port:\n              number: 80\n",
+    )
+    .expect("the Ingress parses");
+    let config = TranslateConfig::default();
+    let mut translator = Translator::new(config.clone());
+    let mut snapshot = many(20);
+    let redirects = |table: &proxy::RouteTable| -> Vec<String> {
+        table
+            .virtual_hosts
+            .iter()
+            .filter(|v| v.routes.iter().any(|r| r.policy.https_redirect))
+            .map(|v| format!("{:?}", v.host))
+            .collect()
+    };
+    assert_eq!(
+        redirects(&translator.translate(&snapshot).0),
+        Vec::<String>::new()
+    );
+
+    snapshot.ingresses.push(Arc::clone(&tls_only.ingresses[0]));
+    let with_tls = translator.translate(&snapshot);
+    common::assert_same(
+        &with_tls,
+        &translate(&snapshot, &config),
+        "after adding tls-only",
+    );
+    assert_eq!(
+        redirects(&with_tls.0),
+        vec![r#"Exact("app-3.example")"#.to_owned()]
+    );
+
+    snapshot.ingresses.pop();
+    let without = translator.translate(&snapshot);
+    common::assert_same(
+        &without,
+        &translate(&snapshot, &config),
+        "after removing tls-only",
+    );
+    assert_eq!(redirects(&without.0), Vec::<String>::new());
+}

@@ -16,10 +16,11 @@
 //! Objects are recognised by address. The memo holds the snapshot it was made from, so
 //! none of the objects it recorded can be freed and its address taken by another one: an
 //! equal address in the next snapshot is the same, unchanged object (sources replace an
-//! object's `Arc` when it changes). What else a host depends on resets the memo: the set
-//! of TLS hosts when it changes; the settings are fixed per [`super::Translator`]. An
-//! Ingress without rules (the listener's default backend) or with a `proxy-ssl-secret`
-//! (which reads a Secret) is never reused.
+//! object's `Arc` when it changes). A host also depends on whether it has TLS (its HTTPS
+//! redirect and HSTS): when the set of TLS hosts changes, every host whose answer changed
+//! is dirty too. The settings are fixed per [`super::Translator`]. An Ingress without
+//! rules (the listener's default backend) or with a `proxy-ssl-secret` (which reads a
+//! Secret) is never reused.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::hash::{BuildHasherDefault, Hasher};
@@ -97,12 +98,21 @@ impl Memo {
         backends: &Backends<'_>,
         tls_hosts: &TlsHosts,
     ) -> Plan {
-        let reset = self.tls_hosts.as_ref() != Some(tls_hosts);
-        if reset {
-            self.ingresses.clear();
-            self.hosts.clear();
-        }
+        // Nothing to reuse before the first translate.
+        let reset = self.tls_hosts.is_none();
         let mut dirty = BTreeSet::new();
+        if let Some(before) = self
+            .tls_hosts
+            .as_ref()
+            .filter(|before| *before != tls_hosts)
+        {
+            dirty.extend(
+                self.hosts
+                    .keys()
+                    .filter(|host| before.covers(host) != tls_hosts.covers(host))
+                    .cloned(),
+            );
+        }
         let mut scratch = Vec::new();
         let steps = owned
             .iter()
