@@ -135,16 +135,33 @@ pub fn plan(
     owned: &BTreeSet<IngressKey>,
     was_owned: &BTreeSet<IngressKey>,
 ) -> Vec<Write> {
+    plan_of(
+        desired,
+        ingresses
+            .iter()
+            .map(|(key, current)| (key, current.as_slice())),
+        owned,
+        was_owned,
+    )
+}
+
+/// [`plan`] over borrowed `(key, addresses shown)` pairs.
+fn plan_of<'a>(
+    desired: &[Address],
+    ingresses: impl Iterator<Item = (&'a IngressKey, &'a [Address])>,
+    owned: &BTreeSet<IngressKey>,
+    was_owned: &BTreeSet<IngressKey>,
+) -> Vec<Write> {
     let mut writes = Vec::new();
     for (key, current) in ingresses {
         if owned.contains(key) {
-            if current.as_slice() != desired {
+            if current != desired {
                 writes.push(Write {
                     key: key.clone(),
                     addresses: desired.to_vec(),
                 });
             }
-        } else if was_owned.contains(key) && !desired.is_empty() && current.as_slice() == desired {
+        } else if was_owned.contains(key) && !desired.is_empty() && current == desired {
             writes.push(Write {
                 key: key.clone(),
                 addresses: Vec::new(),
@@ -286,33 +303,38 @@ impl StatusState {
         ingresses: &[impl Borrow<Ingress>],
         owned: &BTreeSet<IngressKey>,
     ) -> Vec<(Write, Option<String>)> {
-        let current: Vec<(IngressKey, Vec<Address>, Option<String>)> = ingresses
+        // Runs after every rebuild over every Ingress: each key is built once, the rest
+        // is borrowed.
+        let current: Vec<(IngressKey, Vec<Address>, &Option<String>)> = ingresses
             .iter()
             .map(Borrow::borrow)
             .map(|i: &Ingress| {
                 let key = ingress_key(&i.metadata);
-                (key, current(i), i.metadata.resource_version.clone())
+                (key, current(i), &i.metadata.resource_version)
             })
             .collect();
-        let view: Vec<(IngressKey, Vec<Address>)> = current
-            .iter()
-            .map(|(k, a, _)| (k.clone(), a.clone()))
-            .collect();
-        let writes = plan(desired, &view, owned, &self.was_owned);
+        let writes = plan_of(
+            desired,
+            current.iter().map(|(k, a, _)| (k, a.as_slice())),
+            owned,
+            &self.was_owned,
+        );
         let versions: HashMap<&IngressKey, &Option<String>> =
-            current.iter().map(|(k, _, v)| (k, v)).collect();
+            current.iter().map(|(k, _, v)| (k, *v)).collect();
         // Ingresses that show our addresses: a set, so that this stays linear in their number.
-        let showing_ours: HashSet<&IngressKey> = view
+        let showing_ours: HashSet<&IngressKey> = current
             .iter()
-            .filter(|(_, a)| !desired.is_empty() && a.as_slice() == desired)
-            .map(|(key, _)| key)
+            .filter(|(_, a, _)| !desired.is_empty() && a.as_slice() == desired)
+            .map(|(key, _, _)| key)
             .collect();
-        let still_ours = |k: &IngressKey| showing_ours.contains(k);
-        self.was_owned = owned
-            .iter()
-            .cloned()
-            .chain(self.was_owned.iter().filter(|k| still_ours(k)).cloned())
-            .collect();
+        // Owned now, or owned before and still showing our addresses.
+        self.was_owned
+            .retain(|k| owned.contains(k) || showing_ours.contains(k));
+        for key in owned {
+            if !self.was_owned.contains(key) {
+                self.was_owned.insert(key.clone());
+            }
+        }
         self.written.retain(|k, _| versions.contains_key(k));
         writes
             .into_iter()
