@@ -9,7 +9,7 @@ use http::HeaderValue;
 use crate::balance::CursorRegistry;
 use crate::matcher::{Matcher, RegexCache, TableError, Target};
 use crate::rewrite::Rewrite;
-use crate::table::{Action, Backend, Fallback, Hsts, Route, RouteTable, VirtualHost};
+use crate::table::{Action, Fallback, Hsts, Route, RouteTable, VirtualHost};
 use crate::telemetry::RouteTelemetry;
 use crate::tls::{CertCache, SniIndex};
 use crate::upstream::{PoolRegistry, Upstream};
@@ -265,7 +265,7 @@ fn compile_route(
         app_root: route.policy.app_root.clone(),
         https_redirect: route.policy.https_redirect,
         hsts: route.policy.hsts.as_ref().map(hsts_value),
-        telemetry: RouteTelemetry::new(&route.source, forwarded(&route.action)),
+        telemetry: RouteTelemetry::new(&route.source, route.action.backend()),
     }
 }
 
@@ -281,14 +281,7 @@ fn compile_fallback(
         app_root: None,
         https_redirect: fallback.policy.https_redirect,
         hsts: fallback.policy.hsts.as_ref().map(hsts_value),
-        telemetry: RouteTelemetry::new(&fallback.source, forwarded(&fallback.action)),
-    }
-}
-
-fn forwarded(action: &Action) -> Option<&Backend> {
-    match action {
-        Action::Forward(backend) => Some(backend),
-        Action::Unavailable { .. } => None,
+        telemetry: RouteTelemetry::new(&fallback.source, fallback.action.backend()),
     }
 }
 

@@ -33,7 +33,7 @@ use prometheus_client::metrics::{MetricType, TypedMetric};
 use prometheus_client::registry::Registry;
 
 /// The `method` label values; anything else is `OTHER`.
-use crate::table::{Action, Backend, RouteTable, Source};
+use crate::table::{Backend, RouteTable, Source};
 
 const METHODS: [&str; 10] = [
     "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH", "OTHER",
@@ -90,12 +90,37 @@ pub struct RouteLabels {
 impl RouteLabels {
     /// The labels of a route or fallback from `source` that forwards to `backend`, if any.
     pub fn of(source: &Source, backend: Option<&Backend>) -> RouteLabels {
+        let (namespace, ingress, service) = label_values(source, backend);
         RouteLabels {
-            namespace: Arc::from(source.namespace.as_str()),
-            ingress: Arc::from(source.name.as_str()),
-            service: Arc::from(backend.map_or("", |b| b.service.as_str())),
+            namespace: Arc::from(namespace),
+            ingress: Arc::from(ingress),
+            service: Arc::from(service),
         }
     }
+
+    fn values(&self) -> (&str, &str, &str) {
+        (&self.namespace, &self.ingress, &self.service)
+    }
+}
+
+/// `(namespace, ingress, service)` of [`RouteLabels::of`], borrowed.
+fn label_values<'a>(
+    source: &'a Source,
+    backend: Option<&'a Backend>,
+) -> (&'a str, &'a str, &'a str) {
+    (
+        &source.namespace,
+        &source.name,
+        backend.map_or("", |b| b.service.as_str()),
+    )
+}
+
+/// The route label sets that have series, and the table generation they were last
+/// pruned against.
+#[derive(Debug, Default)]
+struct TrackedRoutes {
+    labels: HashSet<RouteLabels>,
+    pruned_for: Option<u64>,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -375,7 +400,7 @@ pub struct ProxyMetrics {
     access_log_dropped: Counter,
     unmatched: Arc<RouteSeries>,
     /// Every route label set with series, so that those of removed routes can be dropped.
-    routes: Mutex<HashSet<RouteLabels>>,
+    routes: Mutex<TrackedRoutes>,
 }
 
 impl ProxyMetrics {
@@ -482,7 +507,7 @@ impl ProxyMetrics {
             tls_handshake_errors,
             access_log_dropped,
             unmatched: Arc::new(placeholder_series()),
-            routes: Mutex::new(HashSet::new()),
+            routes: Mutex::default(),
         };
         metrics.unmatched = Arc::new(metrics.series(RouteLabels::default(), Arc::from("")));
         Arc::new(metrics)
@@ -490,7 +515,7 @@ impl ProxyMetrics {
 
     /// Resolves the series of one route.
     pub fn series(&self, labels: RouteLabels, upstream_name: Arc<str>) -> RouteSeries {
-        self.tracked().insert(labels.clone());
+        self.tracked().labels.insert(labels.clone());
         RouteSeries {
             request_duration: self.request_duration.get_or_create_owned(&labels),
             upstream_duration: self.upstream_duration.get_or_create_owned(&labels),
@@ -502,10 +527,16 @@ impl ProxyMetrics {
         }
     }
 
-    /// Drops the series of every route label set that `table` no longer serves (the
-    /// series of unmatched requests stay); returns how many label sets were dropped. A
-    /// request still in flight on a dropped route is not counted.
-    pub fn retain_routes(&self, table: &RouteTable) -> usize {
+    /// Drops the series of every route label set that `table` (version `generation`) no
+    /// longer serves (the series of unmatched requests stay); returns how many label sets
+    /// were dropped. Each generation is pruned once, whoever asks. A request still in
+    /// flight on a dropped route is not counted.
+    pub fn retain_routes(&self, generation: u64, table: &RouteTable) -> usize {
+        let mut tracked = self.tracked();
+        if tracked.pruned_for == Some(generation) {
+            return 0;
+        }
+        tracked.pruned_for = Some(generation);
         let fallbacks = table
             .virtual_hosts
             .iter()
@@ -518,25 +549,17 @@ impl ProxyMetrics {
             .flat_map(|vhost| &vhost.routes)
             .map(|route| (&route.source, &route.action))
             .chain(fallbacks)
-            .map(|(source, action)| {
-                let service = match action {
-                    Action::Forward(backend) => backend.service.as_str(),
-                    Action::Unavailable { .. } => "",
-                };
-                (source.namespace.as_str(), source.name.as_str(), service)
-            })
+            .map(|(source, action)| label_values(source, action.backend()))
             .collect();
         let unmatched = RouteLabels::default();
-        let mut tracked = self.tracked();
         let stale: Vec<RouteLabels> = tracked
+            .labels
             .iter()
-            .filter(|l| {
-                **l != unmatched && !live.contains(&(&*l.namespace, &*l.ingress, &*l.service))
-            })
+            .filter(|l| **l != unmatched && !live.contains(&l.values()))
             .cloned()
             .collect();
         for labels in &stale {
-            tracked.remove(labels);
+            tracked.labels.remove(labels);
             self.request_duration.remove(labels);
             self.upstream_duration.remove(labels);
             self.request_bytes.remove(labels);
@@ -556,7 +579,7 @@ impl ProxyMetrics {
         stale.len()
     }
 
-    fn tracked(&self) -> std::sync::MutexGuard<'_, HashSet<RouteLabels>> {
+    fn tracked(&self) -> std::sync::MutexGuard<'_, TrackedRoutes> {
         // A plain set; a panic elsewhere leaves it usable.
         self.routes
             .lock()

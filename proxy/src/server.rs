@@ -271,22 +271,19 @@ async fn serve_connection<I>(
 }
 
 /// Closes idle upstream connections older than `timeout`, checking every `timeout / 2`;
-/// at the same pace, after the table changed, drops the metric series of removed routes.
+/// at the same pace, after the table changed, drops the metric series of removed routes
+/// (once per version, however many listeners sweep).
 async fn sweep_idle(handle: Arc<TableHandle>, metrics: Arc<ProxyMetrics>, timeout: Duration) {
     let period = (timeout / 2).max(Duration::from_millis(100));
     let mut ticks = tokio::time::interval(period);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut pruned_for = None;
     loop {
         ticks.tick().await;
         handle.sweep_idle(timeout);
         let active = handle.load();
-        if pruned_for != Some(active.generation) {
-            let dropped = metrics.retain_routes(&active.table);
-            if dropped > 0 {
-                tracing::debug!(dropped, "metric series of removed routes dropped");
-            }
-            pruned_for = Some(active.generation);
+        let dropped = metrics.retain_routes(active.generation, &active.table);
+        if dropped > 0 {
+            tracing::debug!(dropped, "metric series of removed routes dropped");
         }
     }
 }

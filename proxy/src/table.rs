@@ -127,6 +127,16 @@ pub enum Action {
     Unavailable { reason: String },
 }
 
+impl Action {
+    /// The backend requests are forwarded to; `None` when they are answered 503.
+    pub fn backend(&self) -> Option<&Backend> {
+        match self {
+            Action::Forward(backend) => Some(backend),
+            Action::Unavailable { .. } => None,
+        }
+    }
+}
+
 /// A load-balanced set of endpoints of one Service port.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Backend {

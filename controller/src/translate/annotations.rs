@@ -16,6 +16,13 @@ pub const WICKET_PREFIX: &str = "wicket.dev/";
 /// The ingress-nginx annotation prefix, read for compatibility.
 pub const NGINX_PREFIX: &str = "nginx.ingress.kubernetes.io/";
 
+/// The annotation name of `key` under either prefix (`rewrite-target` for both
+/// `wicket.dev/rewrite-target` and `nginx.ingress.kubernetes.io/rewrite-target`).
+pub fn name_of(key: &str) -> Option<&str> {
+    key.strip_prefix(WICKET_PREFIX)
+        .or_else(|| key.strip_prefix(NGINX_PREFIX))
+}
+
 const REWRITE_TARGET: &str = "rewrite-target";
 const USE_REGEX: &str = "use-regex";
 const APP_ROOT: &str = "app-root";

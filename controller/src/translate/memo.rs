@@ -30,7 +30,7 @@ use k8s_openapi::api::networking::v1::Ingress;
 use proxy::table::{HostPattern, Source, VirtualHost};
 
 use super::{
-    annotations::{NGINX_PREFIX, PROXY_SSL_SECRET, WICKET_PREFIX},
+    annotations::{self, PROXY_SSL_SECRET},
     backend::Backends,
     namespace_of,
     tls::{KeyChecks, TlsHosts},
@@ -253,11 +253,7 @@ fn inputs(ingress: &Ingress, backends: &Backends<'_>, out: &mut Vec<usize>) -> b
         .annotations
         .iter()
         .flatten()
-        .any(|(key, _)| {
-            [WICKET_PREFIX, NGINX_PREFIX]
-                .iter()
-                .any(|prefix| key.strip_prefix(prefix) == Some(PROXY_SSL_SECRET))
-        });
+        .any(|(key, _)| annotations::name_of(key) == Some(PROXY_SSL_SECRET));
     if rules.is_empty() || reads_secret {
         return false;
     }

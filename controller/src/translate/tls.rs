@@ -11,7 +11,7 @@
 
 use std::{
     cell::RefCell,
-    collections::{BTreeMap, BTreeSet, HashMap},
+    collections::{BTreeMap, BTreeSet},
     fmt,
 };
 
@@ -109,16 +109,16 @@ pub struct Secrets<'a> {
 
 /// The outcome of parsing a Secret's certificate and key, by the Secret's address. Valid
 /// only while those Secret objects are alive.
-pub type KeyChecks = HashMap<usize, Result<(), String>>;
+pub(super) type KeyChecks = super::memo::ByAddress<Result<(), String>>;
 
 impl<'a> Secrets<'a> {
     pub fn new(snapshot: &'a Snapshot) -> Self {
-        Self::reusing(snapshot, KeyChecks::new())
+        Self::reusing(snapshot, KeyChecks::default())
     }
 
     /// [`Secrets::new`], taking the parse outcome of each Secret in `parsed` as known.
     /// The objects `parsed` names must still be alive.
-    pub fn reusing(snapshot: &'a Snapshot, parsed: KeyChecks) -> Self {
+    pub(super) fn reusing(snapshot: &'a Snapshot, parsed: KeyChecks) -> Self {
         let by_key = snapshot
             .secrets
             .iter()
@@ -131,12 +131,12 @@ impl<'a> Secrets<'a> {
             by_key,
             checked: RefCell::new(BTreeMap::new()),
             parsed,
-            parsed_now: RefCell::new(KeyChecks::new()),
+            parsed_now: RefCell::new(KeyChecks::default()),
         }
     }
 
     /// The parse outcomes of the Secrets this translation read (all in its snapshot).
-    pub fn into_key_checks(self) -> KeyChecks {
+    pub(super) fn into_key_checks(self) -> KeyChecks {
         self.parsed_now.into_inner()
     }
 
@@ -475,10 +475,7 @@ pub fn referenced_secrets(ingress: &Ingress) -> Vec<SecretRef> {
         .collect();
     let annotations = ingress.metadata.annotations.iter().flatten();
     secrets.extend(annotations.filter_map(|(key, value)| {
-        let name = key
-            .strip_prefix(super::annotations::WICKET_PREFIX)
-            .or_else(|| key.strip_prefix(super::annotations::NGINX_PREFIX))?;
-        (name == super::annotations::PROXY_SSL_SECRET)
+        (super::annotations::name_of(key)? == super::annotations::PROXY_SSL_SECRET)
             .then(|| SecretRef::parse(value))
             .flatten()
     }));

@@ -21,8 +21,11 @@ async fn start() -> (EchoBackend, Proxy) {
     (app, proxy)
 }
 
-/// Reads until the proxy closes the connection; what it sent before closing.
-async fn until_closed(stream: &mut TcpStream) -> Vec<u8> {
+/// Connects, sends `bytes` (possibly none) and reads until the proxy closes the
+/// connection; what the proxy sent before closing.
+async fn send_and_wait_for_close(proxy: &Proxy, bytes: &[u8]) -> Vec<u8> {
+    let mut stream = TcpStream::connect(proxy.addr).await.expect("connect");
+    stream.write_all(bytes).await.expect("write");
     let mut seen = Vec::new();
     let mut buf = [0u8; 1024];
     loop {
@@ -36,8 +39,7 @@ async fn until_closed(stream: &mut TcpStream) -> Vec<u8> {
 #[tokio::test]
 async fn a_silent_connection_is_closed() {
     let (app, proxy) = start().await;
-    let mut stream = TcpStream::connect(proxy.addr).await.expect("connect");
-    let seen = until_closed(&mut stream).await;
+    let seen = send_and_wait_for_close(&proxy, b"").await;
     assert!(seen.is_empty(), "{}", String::from_utf8_lossy(&seen));
     assert_eq!(app.request_count(), 0);
 }
@@ -45,24 +47,14 @@ async fn a_silent_connection_is_closed() {
 #[tokio::test]
 async fn an_incomplete_head_is_cut() {
     let (app, proxy) = start().await;
-    let mut stream = TcpStream::connect(proxy.addr).await.expect("connect");
-    stream
-        .write_all(b"GET / HTTP/1.1\r\nHost: a.example\r\n")
-        .await
-        .expect("write");
-    until_closed(&mut stream).await;
+    send_and_wait_for_close(&proxy, b"GET / HTTP/1.1\r\nHost: a.example\r\n").await;
     assert_eq!(app.request_count(), 0);
 }
 
 #[tokio::test]
 async fn an_idle_keep_alive_connection_is_closed() {
     let (app, proxy) = start().await;
-    let mut stream = TcpStream::connect(proxy.addr).await.expect("connect");
-    stream
-        .write_all(b"GET / HTTP/1.1\r\nHost: a.example\r\n\r\n")
-        .await
-        .expect("write");
-    let seen = until_closed(&mut stream).await;
+    let seen = send_and_wait_for_close(&proxy, b"GET / HTTP/1.1\r\nHost: a.example\r\n\r\n").await;
     let text = String::from_utf8_lossy(&seen);
     assert!(text.starts_with("HTTP/1.1 200"), "{text}");
     assert_eq!(app.request_count(), 1);
